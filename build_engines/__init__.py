@@ -1,0 +1,1 @@
+"""Offline tooling that produces the model files Triton serves (stand-ins, MAC counts, engines)."""

@@ -1,0 +1,37 @@
+"""The one-command demo: start the local Triton server, annotate a sample video, stop the server.
+
+    python clients/demo.py [--video ../shared/media/videos/father_daughter_toys.mp4] [--output-dir output]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from clients import video  # noqa: E402
+from gazesam_triton.serve import ROOT  # noqa: E402
+from gazesam_triton.server_process import TritonProcess  # noqa: E402
+
+SAMPLE = ROOT.parent / "shared" / "media" / "videos" / "father_daughter_toys.mp4"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="clients/demo.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", type=Path, default=SAMPLE, help="default: %(default)s")
+    parser.add_argument("--output-dir", type=Path, default=ROOT / "output", help="default: %(default)s")
+    parser.add_argument("--model-repository", type=Path, default=ROOT / "model_repository")
+    args = parser.parse_args(argv)
+    log = args.output_dir / "tritonserver.log"
+    print(f"starting tritonserver on 127.0.0.1 (log: {log}) ...")
+    with TritonProcess(args.model_repository, log) as server:
+        return video.main(["--video", str(args.video), "--output-dir", str(args.output_dir),
+                           "--url", server.grpc_url])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

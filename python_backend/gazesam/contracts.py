@@ -1,0 +1,182 @@
+"""Tensor contracts: the single source of truth for every tensor that crosses a boundary.
+
+Each network has the exact upstream interface (names, dtypes, shapes) listed in
+``../shared/reference/upstream-gazesam.md`` §2. The ``gazesam`` ensemble's own inputs and outputs are
+defined here too. Triton configs are generated from these objects, model files are checked against
+them on load, and tests read them; nothing else spells a tensor name.
+
+Shapes use ``-1`` for a dynamic axis.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One named tensor: ``dtype`` is a numpy dtype name, ``shape`` uses -1 for dynamic axes."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return np.dtype(self.dtype)
+
+    def accepts_shape(self, shape: tuple[int, ...]) -> bool:
+        """True when ``shape`` has this spec's rank and equals it on every static axis."""
+        return len(shape) == len(self.shape) and all(
+            want == -1 or want == got for want, got in zip(self.shape, shape)
+        )
+
+
+@dataclass(frozen=True)
+class NetworkContract:
+    """The interface of one network, as its upstream ONNX file exposes it."""
+
+    key: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    def input(self, name: str) -> TensorSpec:
+        return _by_name(self.inputs, name)
+
+    def output(self, name: str) -> TensorSpec:
+        return _by_name(self.outputs, name)
+
+
+def _by_name(specs: tuple[TensorSpec, ...], name: str) -> TensorSpec:
+    for spec in specs:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no tensor named {name!r}; have {[s.name for s in specs]}")
+
+
+FACE = NetworkContract(
+    key="face",
+    inputs=(TensorSpec("full_image", "float32", (1, 3, 160, 128)),),
+    outputs=(TensorSpec("bbox_det", "float32", (1, 420, 6)),),
+)
+
+GAZE = NetworkContract(
+    key="gaze",
+    inputs=(TensorSpec("input", "float32", (1, 3, 448, 448)),),
+    outputs=(TensorSpec("gaze_yaw_pitch", "float32", (1, 2)),),
+)
+
+YOLOX = NetworkContract(
+    key="detector",
+    inputs=(TensorSpec("images", "float32", (1, 3, 416, 416)),),
+    outputs=(TensorSpec("output", "float32", (1, 3549, 85)),),
+)
+
+# super-gradients export, ONNX Runtime flavour: NMS in the graph, "batch" output format.
+YOLO_NAS_ORT = NetworkContract(
+    key="detector",
+    inputs=(TensorSpec("input", "uint8", (1, 3, 640, 640)),),
+    outputs=(
+        TensorSpec("num_predictions", "int64", (1, 1)),
+        TensorSpec("pred_boxes", "float32", (1, 1000, 4)),
+        TensorSpec("pred_scores", "float32", (1, 1000)),
+        TensorSpec("pred_classes", "int64", (1, 1000)),
+    ),
+)
+
+# super-gradients export, TensorRT flavour: EfficientNMS_TRT plugin outputs.
+YOLO_NAS_TRT = NetworkContract(
+    key="detector",
+    inputs=(TensorSpec("input", "uint8", (1, 3, 640, 640)),),
+    outputs=(
+        TensorSpec("num_dets", "int32", (1, 1)),
+        TensorSpec("det_boxes", "float32", (1, 1000, 4)),
+        TensorSpec("det_scores", "float32", (1, 1000)),
+        TensorSpec("det_classes", "int32", (1, 1000)),
+    ),
+)
+
+DETECTOR_FAMILIES: dict[str, NetworkContract] = {
+    "yolox": YOLOX,
+    "yolo_nas_ort": YOLO_NAS_ORT,
+    "yolo_nas_trt": YOLO_NAS_TRT,
+}
+
+DEPTH = NetworkContract(
+    key="depth",
+    inputs=(TensorSpec("input", "float32", (1, 3, 518, 518)),),
+    outputs=(TensorSpec("output", "float32", (1, 1, 518, 518)),),
+)
+
+SAM_ENCODER = NetworkContract(
+    key="sam_encoder",
+    inputs=(TensorSpec("input_image", "float32", (-1, 3, 512, 512)),),
+    outputs=(TensorSpec("image_embeddings", "float32", (-1, 256, 64, 64)),),
+)
+
+SAM_DECODER = NetworkContract(
+    key="sam_decoder",
+    inputs=(
+        TensorSpec("image_embeddings", "float32", (1, 256, 64, 64)),
+        TensorSpec("boxes", "float32", (-1, 1, 4)),
+    ),
+    outputs=(
+        TensorSpec("low_res_masks", "float32", (-1, 1, 256, 256)),
+        TensorSpec("iou_predictions", "float32", (-1, 1)),
+    ),
+)
+
+NETWORK_KEYS = ("face", "gaze", "detector", "depth", "sam_encoder", "sam_decoder")
+
+
+def network_contract(key: str, detector_family: str = "yolox") -> NetworkContract:
+    """The contract of network ``key``; the detector's depends on its family."""
+    if key == "detector":
+        return DETECTOR_FAMILIES[detector_family]
+    fixed = {c.key: c for c in (FACE, GAZE, DEPTH, SAM_ENCODER, SAM_DECODER)}
+    return fixed[key]
+
+
+def spatial_size(spec: TensorSpec) -> tuple[int, int]:
+    """(height, width) of an NCHW image tensor spec."""
+    return spec.shape[2], spec.shape[3]
+
+
+# --- the decoder's box-prompt budget --------------------------------------------------------------
+# Upstream's TensorRT decoder profile is 1..10 boxes; the fusion step never sends more than this.
+MAX_PROMPTS = 10
+
+# --- the gazesam ensemble ------------------------------------------------------------------------
+
+MIN_FRAME_SIDE = 32
+MAX_FRAME_SIDE = 3840
+"""Frames are H×W×3 uint8 BGR with MIN_FRAME_SIDE <= H, W <= MAX_FRAME_SIDE (4K UHD)."""
+
+
+class Status(enum.IntEnum):
+    """Per-frame outcome reported in the ``STATUS`` output."""
+
+    OK = 0  # a target was chosen; MASK holds it
+    NO_FACE = 1  # no face found; every other output is empty / zero
+    NO_TARGET = 2  # a face and a gaze, but no object passed the filters
+
+
+MASK_ON = 255
+"""MASK values: 0 = background, 255 = the chosen object."""
+
+ENSEMBLE_NAME = "gazesam"
+ENSEMBLE_INPUTS = (TensorSpec("FRAME", "uint8", (-1, -1, 3)),)
+ENSEMBLE_OUTPUTS = (
+    TensorSpec("STATUS", "int32", (1,)),
+    TensorSpec("MASK", "uint8", (-1, -1)),
+    TensorSpec("TARGET_BOX", "float32", (4,)),  # x1, y1, x2, y2 in frame pixels; zeros unless OK
+    TensorSpec("TARGET_CLASS", "int32", (1,)),  # COCO class id; -1 unless OK
+    TensorSpec("TARGET_SCORE", "float32", (1,)),  # detector score of the chosen box
+    TensorSpec("FACE_BOX", "float32", (4,)),  # the viewer's face, frame pixels, clipped
+    TensorSpec("FACE_SCORE", "float32", (1,)),
+    TensorSpec("GAZE_YAW_PITCH", "float32", (2,)),  # radians; L2CS convention (+yaw = image left)
+    TensorSpec("GAZE_RAY", "float32", (4,)),  # x0, y0 (face centre) → x1, y1 (exit point on the frame border)
+)

@@ -1,0 +1,100 @@
+"""Depth with Depth-Anything: pre-processing, normalisation, and the "near the viewer" tests.
+
+Depth-Anything predicts relative inverse depth (disparity): a larger value means nearer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .boxes import box_pixel_bounds
+from .contracts import DEPTH, spatial_size
+
+DEPTH_ANYTHING_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+"""ImageNet statistics Depth-Anything was trained with, RGB order, on 0..1 pixels."""
+DEPTH_ANYTHING_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+DEPTH_SCALE = 255.0
+""":func:`normalize_depth` maps each frame's depth range onto 0..DEPTH_SCALE."""
+
+
+def preprocess_depth(frame: np.ndarray) -> np.ndarray:
+    """BGR uint8 frame -> float32 [1, 3, 518, 518] RGB, ImageNet-normalised.
+
+    Stretched (INTER_CUBIC) to the fixed-size export's input; upstream fed BGR 0..1 without mean/std
+    (bug §6.2.10).
+    """
+    height, width = spatial_size(DEPTH.input("input"))
+    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    resized = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_CUBIC)
+    normalised = (resized.astype(np.float32) / 255.0 - DEPTH_ANYTHING_MEAN) / DEPTH_ANYTHING_STD
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def normalize_depth(raw: np.ndarray) -> np.ndarray:
+    """Raw output float32 [1, 1, h, w] -> float32 (h, w) min-max scaled to 0..255 (zeros if constant)."""
+    depth = np.asarray(raw, dtype=np.float32).reshape(raw.shape[-2:])
+    low, high = float(depth.min()), float(depth.max())
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return np.zeros(depth.shape, np.float32)
+    return ((depth - low) * (DEPTH_SCALE / (high - low))).astype(np.float32)
+
+
+def face_depth(
+    depth: np.ndarray, face_box: np.ndarray, frame_hw: tuple[int, int], patch: float
+) -> float:
+    """Median depth over the central patch of the face box, read from the (h, w) depth map.
+
+    The patch is centred on the (4,) inclusive face box (frame pixels) and spans ``patch`` times its
+    width and height (at least one depth pixel); it is mapped from frame to depth-map coordinates
+    (the map covers the whole frame, stretched). Upstream read one pixel (bug §6.2.11).
+    """
+    map_h, map_w = depth.shape
+    height, width = frame_hw
+    x1, y1, x2, y2 = (float(v) for v in np.asarray(face_box).reshape(4))
+    cols = _patch_span((x1 + x2 + 1) / 2, patch * (x2 - x1 + 1), map_w / width, map_w)
+    rows = _patch_span((y1 + y2 + 1) / 2, patch * (y2 - y1 + 1), map_h / height, map_h)
+    return float(np.median(depth[rows, cols]))
+
+
+def _patch_span(centre: float, size: float, scale: float, length: int) -> slice:
+    """Depth-map index range covering ``[centre - size/2, centre + size/2]`` (frame units, continuous).
+
+    ``scale`` converts frame to depth-map units. At least one index, always inside ``[0, length)``.
+    """
+    mid = min(max(centre * scale, 0.0), float(length))
+    half = max(size, 0.0) * scale / 2
+    start = min(max(math.floor(mid - half), 0), length - 1)
+    stop = min(max(math.ceil(mid + half), start + 1), length)
+    return slice(start, stop)
+
+
+def near_mask(depth: np.ndarray, threshold: float, frame_hw: tuple[int, int]) -> np.ndarray:
+    """bool (H, W): pixels whose depth is ``>= threshold`` (about as near as the face, or nearer).
+
+    Thresholded on the (h, w) depth map, then resized to the frame with nearest neighbour.
+    """
+    near = (depth >= threshold).astype(np.uint8)
+    height, width = frame_hw
+    return cv2.resize(near, (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def near_fraction(near: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """float32 (N,): the share of near pixels inside each (N, 4) inclusive box, clipped to the frame.
+
+    A box that misses the frame gets 0. Slices never wrap around (upstream bug §6.2.6). One integral
+    image makes the cost O(H*W + N).
+    """
+    bounds = box_pixel_bounds(boxes, near.shape)
+    if bounds.shape[0] == 0:
+        return np.zeros(0, np.float32)
+    integral = np.pad(np.asarray(near, dtype=bool).cumsum(0, dtype=np.int64).cumsum(1), ((1, 0), (1, 0)))
+    c1, r1, c2, r2 = bounds.T
+    valid = (c2 >= c1) & (r2 >= r1)
+    c1, r1, c2, r2 = (np.where(valid, v, 0) for v in (c1, r1, c2, r2))  # empty boxes: any valid index
+    count = integral[r2 + 1, c2 + 1] - integral[r1, c2 + 1] - integral[r2 + 1, c1] + integral[r1, c1]
+    area = (c2 - c1 + 1) * (r2 - r1 + 1)
+    return np.where(valid, count / area, 0.0).astype(np.float32)

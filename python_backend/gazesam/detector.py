@@ -1,0 +1,183 @@
+"""Object detection: YOLOX (raw grid output) and YOLO-NAS (NMS in the graph) pre- and post-processing.
+
+Also home of the YOLOX-style grid decode, which the face detector (a YOLOX-style network) shares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .boxes import batched_nms, clip_boxes
+from .contracts import YOLO_NAS_ORT, YOLOX, spatial_size
+from .letterbox import letterbox_top_left, longest_side_shape
+
+YOLOX_STRIDES = (8, 16, 32)
+LETTERBOX_PAD = 114
+"""Grey used by YOLOX's and super-gradients' letterboxes (and the face detector's)."""
+
+YOLO_NAS_RESCALE_MARGIN = 4
+"""super-gradients' COCO processing rescales the longest side to ``input - 4`` (636 for 640)."""
+
+YoloNasTransform = tuple[float, float, float]
+"""``(scale, pad_x, pad_y)``: frame point ``p`` sits at ``p * scale + pad`` in the network input."""
+
+
+@dataclass
+class Detections:
+    """Detected objects in frame pixels.
+
+    boxes: float32 (N, 4) ``x1, y1, x2, y2``; scores: float32 (N,); classes: int32 (N,) COCO ids.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    classes: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
+        self.scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        self.classes = np.asarray(self.classes, dtype=np.int32).reshape(-1)
+        if not len(self.boxes) == len(self.scores) == len(self.classes):
+            raise ValueError(
+                f"detections disagree in length: boxes {len(self.boxes)}, "
+                f"scores {len(self.scores)}, classes {len(self.classes)}"
+            )
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32))
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def take(self, indices: np.ndarray) -> Detections:
+        """The detections at ``indices`` (int indices or a bool mask), in that order."""
+        return Detections(self.boxes[indices], self.scores[indices], self.classes[indices])
+
+
+# --- YOLOX-style grid decode ---------------------------------------------------------------------
+
+
+def grid_anchors(input_hw: tuple[int, int], strides: tuple[int, ...] = YOLOX_STRIDES) -> np.ndarray:
+    """Anchor cells of a YOLOX head as float32 (A, 3) ``gx, gy, stride``.
+
+    One (H/s) x (W/s) grid per stride, in stride order, row-major with x fastest.
+    """
+    cells = []
+    for stride in strides:
+        gy, gx = np.mgrid[: input_hw[0] // stride, : input_hw[1] // stride]
+        cells.append(np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, stride)], axis=1))
+    return np.concatenate(cells).astype(np.float32)
+
+
+def decode_grid_boxes(raw: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
+    """Decode YOLOX raw regressions (A, 4) into (A, 4) float32 ``x1, y1, x2, y2`` input pixels.
+
+    ``cx, cy = (raw_xy + grid) * stride`` and ``w, h = exp(raw_wh) * stride``.
+    """
+    anchors = grid_anchors(input_hw)
+    if raw.shape[0] != anchors.shape[0]:
+        raise ValueError(f"{raw.shape[0]} predictions, but a {input_hw} input has {anchors.shape[0]} anchors")
+    stride = anchors[:, 2:3]
+    centre = (raw[:, :2] + anchors[:, :2]) * stride
+    with np.errstate(over="ignore"):
+        size = np.exp(raw[:, 2:4]) * stride
+    return np.concatenate([centre - size / 2, centre + size / 2], axis=1).astype(np.float32)
+
+
+# --- YOLOX ---------------------------------------------------------------------------------------
+
+
+def preprocess_yolox(frame: np.ndarray) -> tuple[np.ndarray, float]:
+    """BGR uint8 frame -> (float32 [1, 3, 416, 416] BGR 0..255, ratio), as YOLOX's official demo.
+
+    Top-left letterbox padded with 114; frame coordinates = network coordinates / ratio.
+    """
+    canvas, ratio = letterbox_top_left(frame, spatial_size(YOLOX.input("images")), LETTERBOX_PAD)
+    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32), ratio
+
+
+def decode_yolox(
+    output: np.ndarray,
+    ratio: float,
+    frame_hw: tuple[int, int],
+    score_threshold: float,
+    nms_iou: float,
+) -> Detections:
+    """Raw YOLOX output float32 [1, A, 5 + classes] -> clipped detections sorted by descending score.
+
+    Per anchor: class = argmax of the class scores, score = objectness * that class's score; keep
+    ``score > score_threshold``, then class-aware NMS (IoU ``> nms_iou`` suppressed).
+    """
+    raw = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
+    class_scores = raw[:, 5:]
+    classes = class_scores.argmax(axis=1)
+    scores = raw[:, 4] * class_scores[np.arange(len(raw)), classes]
+    candidates = np.flatnonzero(scores > score_threshold)
+    if candidates.size == 0:
+        return Detections.empty()
+    boxes = decode_grid_boxes(raw[:, :4], spatial_size(YOLOX.input("images")))[candidates] / ratio
+    keep = batched_nms(boxes, scores[candidates], classes[candidates], nms_iou)
+    return Detections(clip_boxes(boxes[keep], frame_hw), scores[candidates][keep], classes[candidates][keep])
+
+
+# --- YOLO-NAS ------------------------------------------------------------------------------------
+
+
+def preprocess_yolo_nas(frame: np.ndarray) -> tuple[np.ndarray, YoloNasTransform]:
+    """BGR uint8 frame -> (uint8 [1, 3, 640, 640] RGB, (scale, pad_x, pad_y)).
+
+    super-gradients' COCO processing: BGR->RGB, longest side to 636 (INTER_LINEAR, aspect kept),
+    centred on a 640 canvas padded with 114. The network scales to 0..1 itself.
+    """
+    input_h, input_w = spatial_size(YOLO_NAS_ORT.input("input"))
+    height, width = frame.shape[:2]
+    content = min(input_h, input_w) - YOLO_NAS_RESCALE_MARGIN
+    new_h, new_w = longest_side_shape(height, width, content)
+    scale = content / max(height, width)
+    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    resized = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    pad_y, pad_x = (input_h - new_h) // 2, (input_w - new_w) // 2
+    canvas = np.full((input_h, input_w, 3), LETTERBOX_PAD, dtype=np.uint8)
+    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
+    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]), (scale, float(pad_x), float(pad_y))
+
+
+def parse_yolo_nas(
+    num: np.ndarray,
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    classes: np.ndarray,
+    transform: YoloNasTransform,
+    frame_hw: tuple[int, int],
+) -> Detections:
+    """YOLO-NAS batch-format NMS outputs -> clipped detections in frame pixels, by descending score.
+
+    num (1, 1) int32/int64: valid rows; boxes (1, K, 4) float32 xyxy in network pixels;
+    scores (1, K) float32; classes (1, K) int32/int64. Works for the ONNX Runtime export (int64,
+    padded with -1) and the TensorRT EfficientNMS export (int32, padded with 0): only the first
+    ``num`` rows are read. Boxes are mapped back through ``transform``, clipped, and dropped when
+    they end up degenerate (zero width or height, e.g. entirely outside the frame).
+    """
+    count = int(np.clip(np.asarray(num).reshape(-1)[0], 0, np.asarray(scores).reshape(-1).size))
+    scale, pad_x, pad_y = (float(v) for v in transform)
+    xyxy = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)[:count]
+    xyxy = (xyxy - np.array([pad_x, pad_y, pad_x, pad_y], np.float32)) / scale
+    dets = Detections(
+        clip_boxes(xyxy, frame_hw),
+        np.asarray(scores).reshape(-1)[:count],
+        np.asarray(classes).reshape(-1)[:count],
+    )
+    b = dets.boxes
+    finite = np.isfinite(xyxy).all(axis=1)
+    dets = dets.take(finite & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1]))
+    return dets.take(np.argsort(-dets.scores, kind="stable"))
+
+
+def filter_classes(dets: Detections, allowed_class_ids: frozenset[int]) -> Detections:
+    """Only the detections whose class id is in ``allowed_class_ids``."""
+    allowed = np.fromiter(allowed_class_ids, dtype=np.int64, count=len(allowed_class_ids))
+    return dets.take(np.isin(dets.classes, allowed))

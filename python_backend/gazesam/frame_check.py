@@ -1,0 +1,23 @@
+"""Validation of the ensemble's ``FRAME`` input: bad frames get a clear error, never a crash."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .contracts import MAX_FRAME_SIDE, MIN_FRAME_SIDE
+
+
+class FrameError(ValueError):
+    """The frame cannot be processed; the message says why and what is accepted."""
+
+
+def check_frame(frame: np.ndarray) -> None:
+    """Raise :class:`FrameError` unless ``frame`` is H×W×3 uint8 with sides in the documented range."""
+    accepted = f"FRAME must be uint8 [H, W, 3] BGR with {MIN_FRAME_SIDE} <= H, W <= {MAX_FRAME_SIDE}"
+    if frame.dtype != np.uint8:
+        raise FrameError(f"{accepted}; got dtype {frame.dtype}")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise FrameError(f"{accepted}; got shape {list(frame.shape)}")
+    height, width = frame.shape[:2]
+    if not (MIN_FRAME_SIDE <= height <= MAX_FRAME_SIDE and MIN_FRAME_SIDE <= width <= MAX_FRAME_SIDE):
+        raise FrameError(f"{accepted}; got {height}x{width}")

@@ -1,0 +1,98 @@
+"""The ``gazesam`` pipeline as a graph of Triton models: the one description of how steps connect.
+
+The repository generator writes the ensemble config from :func:`pipeline_graph`, and the
+in-process pipeline runs the same nodes in the same order, so both compute the same outputs.
+
+Tensor naming inside the graph: an UPPER_CASE tensor is global (``FRAME``, ``FACE_BOX``...);
+a network tensor (upstream lower-case name) is qualified by its producer, ``model.tensor``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .contracts import ENSEMBLE_INPUTS, ENSEMBLE_OUTPUTS, NetworkContract, network_contract
+from .steps import python_steps
+
+# Triton model name of each network (key as in contracts.NETWORK_KEYS).
+NETWORK_MODELS: dict[str, str] = {
+    "face": "face_detector",
+    "gaze": "gaze_estimator",
+    "detector": "object_detector",
+    "depth": "depth_estimator",
+    "sam_encoder": "sam_encoder",
+    "sam_decoder": "sam_decoder",
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    """One composing model: where each of its inputs comes from, and what it produces."""
+
+    model: str
+    inputs: dict[str, str]  # model input name -> graph tensor name
+    outputs: dict[str, str]  # model output name -> graph tensor name
+    network: str | None = None  # network key when the model is a network, else None (a Python step)
+
+
+def graph_tensor(model: str, tensor: str) -> str:
+    """The graph-wide name of ``model``'s output ``tensor``."""
+    return tensor if tensor.isupper() else f"{model}.{tensor}"
+
+
+# For each model: input name -> producing model (None = the ensemble's own input or a global name).
+_WIRING: tuple[tuple[str, dict[str, str | None]], ...] = (
+    ("face_preprocess", {"FRAME": None}),
+    ("face_detector", {"full_image": "face_preprocess"}),
+    ("face_crop", {"FRAME": None, "bbox_det": "face_detector", "FACE_RATIO": None}),
+    ("gaze_estimator", {"input": "face_crop"}),
+    ("detector_preprocess", {"FRAME": None}),
+    ("object_detector", {"*": "detector_preprocess"}),
+    ("detector_postprocess", {"*": "object_detector", "DETECTOR_TRANSFORM": None, "FRAME_HW": None}),
+    ("depth_preprocess", {"FRAME": None}),
+    ("depth_estimator", {"input": "depth_preprocess"}),
+    ("sam_preprocess", {"FRAME": None}),
+    ("sam_encoder", {"input_image": "sam_preprocess"}),
+    ("gaze_fusion", {"*": None, "gaze_yaw_pitch": "gaze_estimator", "output": "depth_estimator"}),
+    ("sam_decoder", {"image_embeddings": "sam_encoder", "boxes": "gaze_fusion"}),
+    (
+        "mask_select",
+        {"*": None, "low_res_masks": "sam_decoder", "iou_predictions": "sam_decoder", "output": "depth_estimator"},
+    ),
+)
+
+
+def _model_io(model: str, detector_family: str) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
+    network = {m: k for k, m in NETWORK_MODELS.items()}.get(model)
+    if network is not None:
+        contract: NetworkContract = network_contract(network, detector_family)
+        return tuple(s.name for s in contract.inputs), tuple(s.name for s in contract.outputs), network
+    step = python_steps(detector_family)[model]
+    return tuple(s.name for s in step.inputs), tuple(s.name for s in step.outputs), None
+
+
+def pipeline_graph(detector_family: str = "yolox") -> tuple[Node, ...]:
+    """The composing models in a valid execution order, with every input resolved to a graph tensor."""
+    nodes = []
+    for model, sources in _WIRING:
+        input_names, output_names, network = _model_io(model, detector_family)
+        inputs = {}
+        for name in input_names:
+            producer = sources.get(name, sources.get("*"))
+            inputs[name] = name if producer is None else graph_tensor(producer, name)
+        outputs = {name: graph_tensor(model, name) for name in output_names}
+        nodes.append(Node(model, inputs, outputs, network))
+    _check_wiring(nodes)
+    return tuple(nodes)
+
+
+def _check_wiring(nodes: list[Node]) -> None:
+    available = {spec.name for spec in ENSEMBLE_INPUTS}
+    for node in nodes:
+        missing = [t for t in node.inputs.values() if t not in available]
+        if missing:
+            raise ValueError(f"{node.model} reads {missing} before anything produces them")
+        available.update(node.outputs.values())
+    unproduced = [spec.name for spec in ENSEMBLE_OUTPUTS if spec.name not in available]
+    if unproduced:
+        raise ValueError(f"ensemble outputs {unproduced} are produced by no model")

@@ -1,0 +1,48 @@
+"""Triton Python-backend model running one network with ONNX Runtime (the CPU profile).
+
+The embedded Triton has no onnxruntime backend, so each network model of the CPU repository is
+this adapter over :class:`gazesam.onnx_network.OnnxNetwork` and its ``1/model.onnx``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import triton_python_backend_utils as pb_utils
+
+from gazesam.contracts import network_contract
+from gazesam.onnx_network import OnnxNetwork
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict) -> None:
+        config = json.loads(args["model_config"])
+        params = {key: value["string_value"] for key, value in config["parameters"].items()}
+        path = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
+        self.network = OnnxNetwork(path, network_contract(params["network"], params["detector_family"]))
+        label = self.network.provenance.label
+        if label != params["provenance"]:
+            raise ValueError(
+                f"{path} is {label} but config.pbtxt says {params['provenance']}; "
+                "run 'python -m build_engines repository' again"
+            )
+        if self.network.provenance.standin:
+            pb_utils.Logger.log_warn(
+                f"{config['name']}: STAND-IN MODEL ({label}): random weights, outputs are not real results"
+            )
+
+    def execute(self, requests: list) -> list:
+        responses = []
+        for request in requests:
+            try:
+                inputs = {
+                    spec.name: pb_utils.get_input_tensor_by_name(request, spec.name).as_numpy()
+                    for spec in self.network.contract.inputs
+                }
+                outputs = self.network(**inputs)
+                tensors = [pb_utils.Tensor(name, value) for name, value in outputs.items()]
+                responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+            except Exception as exc:  # answer this request with the error; keep serving the rest
+                responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc))))
+        return responses

@@ -1,0 +1,105 @@
+"""Start the Triton server that the ``nvidia-pytriton`` wheel ships, serving ``model_repository/``.
+
+    python -m gazesam_triton.serve [--host 127.0.0.1] [--http-port 8000] [--grpc-port 8001]
+
+That build has only the Python backend; it needs the backend stub for this Python version placed
+in the backend folder, and the stub must find this virtual environment's packages (it derives its
+``sys.prefix`` from the first ``python3`` on ``PATH``). This launcher arranges both.
+Security: binds 127.0.0.1 unless ``--host`` says otherwise; model control mode is ``none``
+(no load/unload over the network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytriton_server_dir() -> Path:
+    import pytriton
+
+    return Path(pytriton.__file__).resolve().parent / "tritonserver"
+
+
+def prepare_backend_dir(dest: Path) -> Path:
+    """A backend folder with the python backend and the stub for the running Python version."""
+    server = pytriton_server_dir()
+    python_dir = dest / "python"
+    python_dir.mkdir(parents=True, exist_ok=True)
+    for item in (server / "backends" / "python").iterdir():
+        if item.is_file():
+            shutil.copy2(item, python_dir / item.name)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    stub = server / "python_backend_stubs" / version / "triton_python_backend_stub"
+    if not stub.is_file():
+        raise FileNotFoundError(f"nvidia-pytriton ships no python backend stub for Python {version} ({stub})")
+    shutil.copy2(stub, python_dir / stub.name)
+    return dest
+
+
+def server_env() -> dict[str, str]:
+    env = os.environ.copy()
+    libs = Path(sysconfig.get_paths()["purelib"]) / "nvidia_pytriton.libs"
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(libs), env.get("LD_LIBRARY_PATH")]))
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def server_command(args: argparse.Namespace, backend_dir: Path) -> list[str]:
+    return [
+        str(pytriton_server_dir() / "bin" / "tritonserver"),
+        f"--model-repository={args.model_repository}",
+        f"--backend-directory={backend_dir}",
+        "--model-control-mode=none",
+        f"--http-address={args.host}",
+        f"--grpc-address={args.host}",
+        f"--metrics-address={args.host}",
+        f"--http-port={args.http_port}",
+        f"--grpc-port={args.grpc_port}",
+        f"--metrics-port={args.metrics_port}",
+        "--exit-on-error=true",
+        f"--log-verbose={args.log_verbose}",
+    ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gazesam_triton.serve", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-repository", default=str(ROOT / "model_repository"))
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, local only)")
+    parser.add_argument("--http-port", type=int, default=8000)
+    parser.add_argument("--grpc-port", type=int, default=8001)
+    parser.add_argument("--metrics-port", type=int, default=8002)
+    parser.add_argument("--log-verbose", type=int, default=0)
+    parser.add_argument("--backend-dir", default=str(ROOT / ".venv" / "triton_backends"),
+                        help="where to assemble the python backend (default: %(default)s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    repository = Path(args.model_repository)
+    if not (repository / "gazesam" / "config.pbtxt").is_file():
+        print(f"error: {repository} holds no gazesam ensemble; run 'make setup' "
+              "(or 'python -m build_engines repository') first", file=sys.stderr)
+        return 2
+    backend_dir = prepare_backend_dir(Path(args.backend_dir))
+    process = subprocess.Popen(server_command(args, backend_dir), env=server_env())
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        return process.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Triton Python-backend adapter for a :class:`gazesam.steps.Step`: Triton tensors in, numpy out.
+
+Each request is answered on its own: a bad request gets an error response naming the problem,
+and the other requests of the batch are unaffected.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from gazesam.frame_check import check_frame
+from gazesam.settings import load_settings
+from gazesam.steps import Step, python_steps
+
+
+def _respond(step: Step, settings, request) -> "pb_utils.InferenceResponse":
+    try:
+        inputs = {spec.name: pb_utils.get_input_tensor_by_name(request, spec.name).as_numpy() for spec in step.inputs}
+        if "FRAME" in inputs:
+            check_frame(inputs["FRAME"])
+        outputs = step.run(settings, **inputs)
+        tensors = [
+            pb_utils.Tensor(spec.name, np.ascontiguousarray(outputs[spec.name], dtype=spec.np_dtype))
+            for spec in step.outputs
+        ]
+        return pb_utils.InferenceResponse(output_tensors=tensors)
+    except Exception as exc:  # answer this request with the error; keep serving the rest
+        return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{step.name}: {exc}"))
+
+
+def step_model(name: str) -> type:
+    """The ``TritonPythonModel`` class serving step ``name``."""
+
+    class TritonPythonModel:
+        def initialize(self, args: dict) -> None:
+            config = json.loads(args["model_config"])
+            family = config["parameters"]["detector_family"]["string_value"]
+            self.settings = load_settings()
+            if self.settings.detector.family != family:
+                raise ValueError(
+                    f"settings choose detector family {self.settings.detector.family!r} but the repository "
+                    f"was generated for {family!r}; run 'python -m build_engines repository' again"
+                )
+            self.step = python_steps(family)[name]
+
+        def execute(self, requests: list) -> list:
+            return [_respond(self.step, self.settings, request) for request in requests]
+
+    TritonPythonModel.__name__ = f"TritonPythonModel[{name}]"
+    return TritonPythonModel

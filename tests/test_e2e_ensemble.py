@@ -1,0 +1,118 @@
+"""End to end: a real tritonserver on 127.0.0.1 serves the gazesam ensemble; its answers must equal
+the in-process pipeline's on the same real frames, over gRPC and HTTP.
+
+Needs the generated ``model_repository/`` (``make setup``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from clients.gazesam_client import GazeSamClient
+from gazesam.contracts import ENSEMBLE_OUTPUTS, MASK_ON, Status
+from gazesam.pipeline import InProcessPipeline
+from gazesam_triton.server_process import TritonProcess
+
+from conftest import shared_path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPOSITORY = ROOT / "model_repository"
+
+pytestmark = pytest.mark.e2e
+
+
+def video_frame(name: str, index: int) -> np.ndarray:
+    capture = cv2.VideoCapture(str(shared_path("media", "videos", name)))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok, f"cannot read frame {index} of {name}"
+    return frame
+
+
+def real_frames() -> dict[str, np.ndarray]:
+    frames = {f"father_daughter_toys#{i}": video_frame("father_daughter_toys.mp4", i) for i in (0, 80, 160)}
+    frames |= {f"woman_cup_shelf#{i}": video_frame("woman_cup_shelf.mp4", i) for i in (0, 200, 400)}
+    for name in ("webcam_man_bookshelf.jpg", "kitchen_table_cups.jpg", "office_team_laptop.jpg"):
+        frames[name] = cv2.imread(str(shared_path("media", "images", name)))
+    return frames
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not (REPOSITORY / "gazesam" / "config.pbtxt").is_file():
+        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
+    log = tmp_path_factory.mktemp("triton") / "tritonserver.log"
+    with TritonProcess(REPOSITORY, log) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return InProcessPipeline(REPOSITORY)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return real_frames()
+
+
+def served_outputs(client: GazeSamClient, frame: np.ndarray) -> dict[str, np.ndarray]:
+    result = client.infer(frame)
+    return {
+        "STATUS": np.array([result.status], np.int32),
+        "MASK": result.mask,
+        "TARGET_BOX": result.target_box,
+        "TARGET_CLASS": np.array([result.target_class], np.int32),
+        "TARGET_SCORE": np.array([result.target_score], np.float32),
+        "FACE_BOX": result.face_box,
+        "FACE_SCORE": np.array([result.face_score], np.float32),
+        "GAZE_YAW_PITCH": result.gaze_yaw_pitch,
+        "GAZE_RAY": result.gaze_ray,
+    }
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_served_ensemble_equals_in_process_pipeline(server, pipeline, frames, protocol):
+    client = GazeSamClient(server.grpc_url if protocol == "grpc" else server.http_url, protocol)
+    statuses = []
+    for name, frame in frames.items():
+        served = served_outputs(client, frame)
+        expected = pipeline(frame)
+        for spec in ENSEMBLE_OUTPUTS:
+            assert served[spec.name].dtype == expected[spec.name].dtype, (name, spec.name)
+            np.testing.assert_array_equal(served[spec.name], expected[spec.name], err_msg=f"{name}: {spec.name}")
+        assert served["MASK"].shape == frame.shape[:2]
+        statuses.append(Status(int(served["STATUS"][0])))
+    print(f"{protocol}: statuses over {len(frames)} real frames: {[s.name for s in statuses]}")
+    # the real face detector sees the viewer in every one of these frames
+    assert statuses.count(Status.NO_FACE) == 0
+
+
+def test_frame_without_face_is_a_normal_answer(server):
+    client = GazeSamClient(server.grpc_url, "grpc")
+    rng = np.random.default_rng(0)
+    blank = np.full((480, 640, 3), 128, np.uint8) + rng.integers(0, 8, (480, 640, 3), dtype=np.uint8)
+    result = client.infer(blank)
+    assert result.status == Status.NO_FACE
+    assert result.mask.shape == (480, 640) and not result.mask.any()
+    assert result.target_class == -1 and not result.face_box.any()
+
+
+def test_ok_masks_use_the_documented_values(server, frames):
+    client = GazeSamClient(server.grpc_url, "grpc")
+    for frame in frames.values():
+        result = client.infer(frame)
+        assert set(np.unique(result.mask)) <= {0, MASK_ON}
+        assert (result.status == Status.OK) == bool(result.mask.any())
+
+
+def test_server_exposes_which_networks_are_standins(server, pipeline):
+    client = GazeSamClient(server.http_url, "http")
+    served = client.network_provenance()
+    assert served == {key: prov.label for key, prov in pipeline.provenance.items()}
+    assert served["face"] == "real"  # the real ProxylessGaze detector from ../shared/models
