@@ -66,7 +66,8 @@ def choose_prompts(
 
     ``near_fraction`` float (N,) is each box's near share (see :func:`depth.near_fraction`).
     """
-    near_enough = np.flatnonzero(np.asarray(near_fraction).reshape(-1) >= box_near_ratio)
+    shares = np.asarray(near_fraction, dtype=np.float32).reshape(-1)
+    near_enough = np.flatnonzero(shares >= np.float32(box_near_ratio))  # compared in float32, as stored
     by_score = near_enough[np.argsort(-dets.scores[near_enough], kind="stable")]
     return dets.take(by_score[: max(int(max_prompts), 0)])
 
@@ -93,10 +94,11 @@ def select_mask(
         for v, side in zip(face_center, (width, height))
     )
     iou = np.asarray(iou, dtype=np.float32).reshape(-1)
+    iou_threshold = np.float32(sam_iou_threshold)  # compared in the decoder's precision
     bounds = box_pixel_bounds(boxes, (height, width))
     best, best_score = None, 0.0
     for i in range(n):
-        if masks[i, cy, cx] or not iou[i] >= sam_iou_threshold:
+        if masks[i, cy, cx] or not iou[i] >= iou_threshold:
             continue
         c1, r1, c2, r2 = bounds[i]
         if c2 < c1 or r2 < r1:
