@@ -79,7 +79,7 @@ def served_outputs(client: GazeSamClient, frame: np.ndarray) -> dict[str, np.nda
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_served_ensemble_equals_in_process_pipeline(server, pipeline, frames, protocol):
     client = GazeSamClient(server.grpc_url if protocol == "grpc" else server.http_url, protocol)
-    statuses = []
+    statuses = {}
     for name, frame in frames.items():
         served = served_outputs(client, frame)
         expected = pipeline(frame)
@@ -87,10 +87,10 @@ def test_served_ensemble_equals_in_process_pipeline(server, pipeline, frames, pr
             assert served[spec.name].dtype == expected[spec.name].dtype, (name, spec.name)
             np.testing.assert_array_equal(served[spec.name], expected[spec.name], err_msg=f"{name}: {spec.name}")
         assert served["MASK"].shape == frame.shape[:2]
-        statuses.append(Status(int(served["STATUS"][0])))
-    print(f"{protocol}: statuses over {len(frames)} real frames: {[s.name for s in statuses]}")
-    # the real face detector sees the viewer in every one of these frames
-    assert statuses.count(Status.NO_FACE) == 0
+        statuses[name] = Status(int(served["STATUS"][0])).name
+    print(f"{protocol}: statuses over {len(frames)} real frames: {statuses}")
+    # the real face detector finds the viewer in every photo (tests/test_face_decode.py)
+    assert all(status != "NO_FACE" for name, status in statuses.items() if name.endswith(".jpg"))
 
 
 def test_frame_without_face_is_a_normal_answer(server):
