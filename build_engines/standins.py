@@ -666,10 +666,12 @@ def _yolo_nas_core(g: GraphBuilder, size: str, image: str, side: int) -> tuple[s
     x = g.scale(g.op("Cast", [image], to=_FLOAT), 1.0 / 255.0)
     if size == "full":
         x = g.conv(x, 3, 48, 3, stride=2, act="relu")
-        cin, stages, head_widths, neck_depth = 48, ((96, 2, 2 / 3), (192, 3, 2 / 3), (384, 5, 2 / 3), (768, 2, 1 / 2)), (96, 192, 384), 2
+        cin, head_widths, neck_depth = 48, (96, 192, 384), 2
+        stages = ((96, 2, 2 / 3), (192, 3, 2 / 3), (384, 5, 2 / 3), (768, 2, 1 / 2))  # (width, blocks, hidden ratio)
     else:
         x = g.conv(x, 3, 8, 4, stride=4, pad=0, act="relu")
-        cin, stages, head_widths, neck_depth = 8, ((16, 1, 1 / 2), (32, 1, 1 / 2), (64, 1, 1 / 2)), (8, 16, 32), 1
+        cin, head_widths, neck_depth = 8, (8, 16, 32), 1
+        stages = ((16, 1, 1 / 2), (32, 1, 1 / 2), (64, 1, 1 / 2))
     feats = []
     for width, depth, ratio in stages:
         x = g.conv(x, cin, width, 3, stride=2, act="relu")
