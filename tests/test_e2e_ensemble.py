@@ -154,3 +154,28 @@ def test_video_client_rejects_a_missing_file_clearly(server, tmp_path, capsys):
 
     rc = video.main(["--video", str(tmp_path / "nope.mp4"), "--url", server.grpc_url])
     assert rc == 2 and "no such video" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "bad_frame, message",
+    [
+        (np.zeros((16, 16, 3), np.uint8), "got 16x16"),
+        (np.zeros((40, 4000, 3), np.uint8), "got 40x4000"),
+    ],
+)
+def test_frame_outside_the_documented_size_gets_a_clear_error(server, frames, bad_frame, message):
+    from tritonclient.utils import InferenceServerException
+
+    client = GazeSamClient(server.grpc_url, "grpc", timeout_s=20)
+    for _ in range(3):
+        with pytest.raises(InferenceServerException, match=f"FRAME must be uint8.*{message}"):
+            client.infer(bad_frame)
+        good = client.infer(frames["webcam_man_bookshelf.jpg"])  # and the server keeps serving
+        assert good.status != Status.NO_FACE
+
+
+def test_webcam_client_without_a_camera_says_so(server, capsys):
+    from clients import webcam
+
+    assert webcam.main(["--camera", "9", "--url", server.grpc_url]) == 2
+    assert "cannot open camera 9" in capsys.readouterr().err

@@ -40,18 +40,22 @@ def graph_tensor(model: str, tensor: str) -> str:
     return tensor if tensor.isupper() else f"{model}.{tensor}"
 
 
-# For each model: input name -> producing model (None = the ensemble's own input or a global name).
+# For each model: input name -> producing model (None = a global name, "*" = any input not listed).
+# Every step reads its FRAME from frame_check's VALID_FRAME: a bad frame fails once, before the fan-out
+# (several steps answering one request with errors at once can wedge a Triton 2.51 ensemble).
+_FRAME = {"FRAME": "VALID_FRAME"}
 _WIRING: tuple[tuple[str, dict[str, str | None]], ...] = (
-    ("face_preprocess", {"FRAME": None}),
+    ("frame_check", {"FRAME": None}),
+    ("face_preprocess", _FRAME),
     ("face_detector", {"full_image": "face_preprocess"}),
-    ("face_crop", {"FRAME": None, "bbox_det": "face_detector", "FACE_RATIO": None}),
+    ("face_crop", {**_FRAME, "bbox_det": "face_detector", "FACE_RATIO": None}),
     ("gaze_estimator", {"input": "face_crop"}),
-    ("detector_preprocess", {"FRAME": None}),
+    ("detector_preprocess", _FRAME),
     ("object_detector", {"*": "detector_preprocess"}),
     ("detector_postprocess", {"*": "object_detector", "DETECTOR_TRANSFORM": None, "FRAME_HW": None}),
-    ("depth_preprocess", {"FRAME": None}),
+    ("depth_preprocess", _FRAME),
     ("depth_estimator", {"input": "depth_preprocess"}),
-    ("sam_preprocess", {"FRAME": None}),
+    ("sam_preprocess", _FRAME),
     ("sam_encoder", {"input_image": "sam_preprocess"}),
     ("gaze_fusion", {"*": None, "gaze_yaw_pitch": "gaze_estimator", "output": "depth_estimator"}),
     ("sam_decoder", {"image_embeddings": "sam_encoder", "boxes": "gaze_fusion"}),
@@ -79,7 +83,10 @@ def pipeline_graph(detector_family: str = "yolox") -> tuple[Node, ...]:
         inputs = {}
         for name in input_names:
             producer = sources.get(name, sources.get("*"))
-            inputs[name] = name if producer is None else graph_tensor(producer, name)
+            if producer is None or producer.isupper():  # a global tensor, by this name or the one given
+                inputs[name] = producer or name
+            else:
+                inputs[name] = graph_tensor(producer, name)
         outputs = {name: graph_tensor(model, name) for name in output_names}
         nodes.append(Node(model, inputs, outputs, network))
     _check_wiring(nodes)

@@ -17,7 +17,6 @@ from .model_files import Provenance
 from .onnx_network import OnnxNetwork
 from .settings import Settings, load_settings
 from .steps import python_steps
-from .frame_check import check_frame
 
 
 def network_file(repository: Path, model: str) -> Path:
@@ -45,7 +44,6 @@ class InProcessPipeline:
 
     def __call__(self, frame: np.ndarray) -> dict[str, np.ndarray]:
         """Process one H×W×3 uint8 BGR frame; returns the ensemble's outputs by name."""
-        check_frame(frame)
         tensors: dict[str, np.ndarray] = {ENSEMBLE_INPUTS[0].name: frame}
         for node in self.nodes:
             inputs = {name: tensors[source] for name, source in node.inputs.items()}

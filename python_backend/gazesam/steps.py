@@ -29,6 +29,7 @@ from .contracts import (
     Status,
     TensorSpec,
 )
+from .frame_check import check_frame
 from .settings import Settings
 
 StepFn = Callable[..., dict[str, np.ndarray]]
@@ -45,6 +46,7 @@ class Step:
 
 
 FRAME = TensorSpec("FRAME", "uint8", (-1, -1, 3))
+VALID_FRAME = TensorSpec("VALID_FRAME", "uint8", (-1, -1, 3))
 FRAME_HW = TensorSpec("FRAME_HW", "int32", (2,))
 FACE_RATIO = TensorSpec("FACE_RATIO", "float32", (1,))
 FACE_BOX = TensorSpec("FACE_BOX", "float32", (4,))
@@ -76,6 +78,15 @@ def _single_image(spec: TensorSpec) -> TensorSpec:
 
 def _frame_hw(frame_hw: np.ndarray) -> tuple[int, int]:
     return int(frame_hw[0]), int(frame_hw[1])
+
+
+# --- validation: once, before the branches fan out ----------------------------------------------
+
+
+def _frame_check(settings: Settings, FRAME: np.ndarray) -> dict[str, np.ndarray]:
+    """Reject frames outside the documented size/dtype with one clear error, before any branch runs."""
+    check_frame(FRAME)
+    return {"VALID_FRAME": FRAME}
 
 
 # --- face branch ---------------------------------------------------------------------------------
@@ -320,6 +331,7 @@ def python_steps(detector_family: str = "yolox") -> dict[str, Step]:
     detector_pre, detector_post = _detector_steps(detector_family)
     depth_out = DEPTH.output("output")
     steps = [
+        Step("frame_check", (FRAME,), (VALID_FRAME,), _frame_check),
         Step("face_preprocess", (FRAME,), (FACE.input("full_image"), FACE_RATIO, FRAME_HW), _face_preprocess),
         Step(
             "face_crop",

@@ -34,15 +34,22 @@ def prepare_backend_dir(dest: Path) -> Path:
     server = pytriton_server_dir()
     python_dir = dest / "python"
     python_dir.mkdir(parents=True, exist_ok=True)
-    for item in (server / "backends" / "python").iterdir():
-        if item.is_file():
-            shutil.copy2(item, python_dir / item.name)
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     stub = server / "python_backend_stubs" / version / "triton_python_backend_stub"
     if not stub.is_file():
         raise FileNotFoundError(f"nvidia-pytriton ships no python backend stub for Python {version} ({stub})")
-    shutil.copy2(stub, python_dir / stub.name)
+    for item in [p for p in (server / "backends" / "python").iterdir() if p.is_file()] + [stub]:
+        _install(item, python_dir / item.name)
     return dest
+
+
+def _install(src: Path, dest: Path) -> None:
+    """Copy via a temporary name and rename, so a running server's files are never written in place."""
+    if dest.is_file() and dest.stat().st_size == src.stat().st_size:
+        return
+    partial = dest.with_name(f".{dest.name}.{os.getpid()}")
+    shutil.copy2(src, partial)
+    os.replace(partial, dest)
 
 
 def server_env() -> dict[str, str]:

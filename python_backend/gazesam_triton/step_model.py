@@ -11,7 +11,6 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from gazesam.frame_check import check_frame
 from gazesam.settings import load_settings
 from gazesam.steps import Step, python_steps
 
@@ -19,8 +18,6 @@ from gazesam.steps import Step, python_steps
 def _respond(step: Step, settings, request) -> "pb_utils.InferenceResponse":
     try:
         inputs = {spec.name: pb_utils.get_input_tensor_by_name(request, spec.name).as_numpy() for spec in step.inputs}
-        if "FRAME" in inputs:
-            check_frame(inputs["FRAME"])
         outputs = step.run(settings, **inputs)
         tensors = [
             pb_utils.Tensor(spec.name, np.ascontiguousarray(outputs[spec.name], dtype=spec.np_dtype))
