@@ -12,7 +12,7 @@ import numpy as np
 
 from .boxes import batched_nms, clip_boxes
 from .contracts import YOLO_NAS_ORT, YOLOX, spatial_size
-from .letterbox import letterbox_top_left, longest_side_shape
+from .letterbox import letterbox_nchw, longest_side_shape
 
 YOLOX_STRIDES = (8, 16, 32)
 LETTERBOX_PAD = 114
@@ -96,8 +96,7 @@ def preprocess_yolox(frame: np.ndarray) -> tuple[np.ndarray, float]:
 
     Top-left letterbox padded with 114; frame coordinates = network coordinates / ratio.
     """
-    canvas, ratio = letterbox_top_left(frame, spatial_size(YOLOX.input("images")), LETTERBOX_PAD)
-    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32), ratio
+    return letterbox_nchw(frame, spatial_size(YOLOX.input("images")), LETTERBOX_PAD)
 
 
 def decode_yolox(

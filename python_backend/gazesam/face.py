@@ -7,7 +7,7 @@ import numpy as np
 from .boxes import clip_boxes, nms
 from .contracts import FACE, spatial_size
 from .detector import LETTERBOX_PAD, decode_grid_boxes
-from .letterbox import letterbox_top_left
+from .letterbox import letterbox_nchw
 
 
 def preprocess_face(frame: np.ndarray) -> tuple[np.ndarray, float]:
@@ -15,8 +15,7 @@ def preprocess_face(frame: np.ndarray) -> tuple[np.ndarray, float]:
 
     Top-left letterbox padded with 114 (upstream §2.1); frame coordinates = network coordinates / ratio.
     """
-    canvas, ratio = letterbox_top_left(frame, spatial_size(FACE.input("full_image")), LETTERBOX_PAD)
-    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32), ratio
+    return letterbox_nchw(frame, spatial_size(FACE.input("full_image")), LETTERBOX_PAD)
 
 
 def decode_faces(

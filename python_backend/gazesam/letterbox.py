@@ -63,3 +63,9 @@ def longest_side_shape(h: int, w: int, target: int) -> tuple[int, int]:
     """``(newh, neww)`` with the longest side scaled to ``target``: ``int(x * s + 0.5)``, ``s = target / max(h, w)``."""
     scale = target / max(h, w)
     return int(h * scale + 0.5), int(w * scale + 0.5)
+
+
+def letterbox_nchw(image: np.ndarray, size_hw: tuple[int, int], pad_value: int) -> tuple[np.ndarray, float]:
+    """:func:`letterbox_top_left`, as a float32 [1, 3, h, w] tensor with pixel values kept (0..255)."""
+    canvas, ratio = letterbox_top_left(image, size_hw, pad_value)
+    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32), ratio
