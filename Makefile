@@ -7,7 +7,6 @@ PY := $(VENV)/bin/python
 SHARED ?= ../shared
 STANDINS ?= tiny
 VIDEO ?= $(SHARED)/media/videos/father_daughter_toys.mp4
-SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 .PHONY: setup venv models repository demo serve test clean
 
@@ -17,7 +16,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	printf '%s\n%s\n' "$(CURDIR)/python_backend" "$(CURDIR)" > "$(SITE)/gazesam-triton.pth"
+	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "gazesam-triton.pth").write_text("$(CURDIR)/python_backend\n$(CURDIR)\n")'
 	touch $@
 
 models: venv
