@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from gazesam.model_files import ContractError, ModelFileError, load_checked
+from gazesam.model_files import ModelFileError, load_checked
 
 from .manifest import SOURCES, ModelSource
 
@@ -94,5 +94,3 @@ def fetch_all(dest_dir: Path, from_dir: Path | None = None, timeout: float = 30.
     (dest_dir / "SHA256SUMS").write_text("\n".join(sums) + "\n")
     return results
 
-
-__all__ = ["FetchResult", "fetch_all", "sha256_of", "ContractError", "ModelFileError"]

@@ -102,7 +102,7 @@ class GazeSamClient:
         return provenance
 
     def standin_networks(self) -> list[str]:
-        return [n for n, label in self.network_provenance().items() if not label == "real"]
+        return [n for n, label in self.network_provenance().items() if label != "real"]
 
     def close(self) -> None:
         self._client.close()

@@ -3,12 +3,10 @@ the rest, a generated repository, and every detector family behind the one detec
 
 from __future__ import annotations
 
-import shutil
 import tomllib
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from build_engines.__main__ import main as build_engines

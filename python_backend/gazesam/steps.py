@@ -16,7 +16,6 @@ from typing import Callable
 import numpy as np
 
 from . import depth, detector, face, fusion, gaze, sam
-from .boxes import clip_boxes
 from .contracts import (
     DEPTH,
     DETECTOR_FAMILIES,
