@@ -30,27 +30,23 @@ def test_real_files_meet_their_contracts():
     assert not read_provenance(shared_path("models", "face_detection.onnx")).standin
 
 
-def test_wrong_input_name_is_named(tmp_path):
-    path = identity_model(tmp_path / "m.onnx", "image", TensorProto.FLOAT, [1, 3, 448, 448], "gaze_yaw_pitch", [1, 2])
-    with pytest.raises(ContractError, match=r"input tensor\(s\) \['input'\] missing.*\['image'\]"):
-        load_checked(path, GAZE)
-
-
-def test_wrong_shape_is_named(tmp_path):
-    path = identity_model(tmp_path / "m.onnx", "input", TensorProto.FLOAT, [1, 3, 224, 224], "gaze_yaw_pitch", [1, 2])
-    with pytest.raises(ContractError, match=r"input 'input' has shape \[1, 3, 224, 224\].*\[1, 3, 448, 448\]"):
-        load_checked(path, GAZE)
-
-
-def test_wrong_dtype_is_named(tmp_path):
-    path = identity_model(tmp_path / "m.onnx", "input", TensorProto.UINT8, [1, 3, 448, 448], "gaze_yaw_pitch", [1, 2])
-    with pytest.raises(ContractError, match=r"input 'input' has dtype uint8, the contract wants float32"):
-        load_checked(path, GAZE)
-
-
-def test_wrong_output_is_named(tmp_path):
-    path = identity_model(tmp_path / "m.onnx", "input", TensorProto.FLOAT, [1, 3, 448, 448], "angles", [1, 2])
-    with pytest.raises(ContractError, match=r"output tensor\(s\) \['gaze_yaw_pitch'\] missing"):
+@pytest.mark.parametrize(
+    "in_name, in_type, in_shape, out_name, message",
+    [
+        ("image", TensorProto.FLOAT, [1, 3, 448, 448], "gaze_yaw_pitch",
+         r"input tensor\(s\) \['input'\] missing.*\['image'\]"),
+        ("input", TensorProto.FLOAT, [1, 3, 224, 224], "gaze_yaw_pitch",
+         r"input 'input' has shape \[1, 3, 224, 224\].*\[1, 3, 448, 448\]"),
+        ("input", TensorProto.UINT8, [1, 3, 448, 448], "gaze_yaw_pitch",
+         r"input 'input' has dtype uint8, the contract wants float32"),
+        ("input", TensorProto.FLOAT, [1, 3, 448, 448], "angles",
+         r"output tensor\(s\) \['gaze_yaw_pitch'\] missing"),
+    ],
+    ids=["wrong-input-name", "wrong-shape", "wrong-dtype", "wrong-output-name"],
+)
+def test_mismatch_names_the_tensor_and_the_difference(tmp_path, in_name, in_type, in_shape, out_name, message):
+    path = identity_model(tmp_path / "m.onnx", in_name, in_type, in_shape, out_name, [1, 2])
+    with pytest.raises(ContractError, match=message):
         load_checked(path, GAZE)
 
 
