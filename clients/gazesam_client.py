@@ -1,12 +1,19 @@
 """A small client for the ``gazesam`` ensemble over gRPC or HTTP (tritonclient).
 
     client = GazeSamClient("127.0.0.1:8001", "grpc")
-    result = client.infer(frame)          # FrameResult
+    stream = new_stream_id()
+    result = client.infer(frame, frame_time_s=0.0, stream_id=stream, start=True)   # FrameResult
+    result = client.infer(next_frame, frame_time_s=0.033, stream_id=stream)
+    client.infer(last_frame, frame_time_s=t_last, stream_id=stream, end=True)     # frees the server's slot
     client.standin_networks()             # networks the server runs with stand-in weights
+
+Every request belongs to a stream (a Triton sequence): send a stream's frames one at a time, in order,
+with their own timestamps (video position or capture time), ``start`` on the first and ``end`` on the last.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +25,12 @@ from gazesam.graph import NETWORK_MODELS
 from gazesam.settings import coco_class_names
 
 DEFAULT_URLS = {"grpc": "127.0.0.1:8001", "http": "127.0.0.1:8000"}
-_TRITON_DTYPE = {"uint8": "UINT8"}
+_TRITON_DTYPE = {"uint8": "UINT8", "float64": "FP64"}
+
+
+def new_stream_id() -> int:
+    """A random non-zero 63-bit correlation ID: independent clients do not collide on one server."""
+    return secrets.randbits(63) | 1
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,7 @@ class FrameResult:
     target_score: float
     face_box: np.ndarray  # (4,) float32
     face_score: float
+    face_track_id: int  # the viewer's identity within the stream; 0 = no face
     gaze_yaw_pitch: np.ndarray  # (2,) radians
     gaze_ray: np.ndarray  # (4,) x0, y0, x1, y1
 
@@ -45,13 +58,14 @@ class FrameResult:
             target_score=float(outputs["TARGET_SCORE"][0]),
             face_box=outputs["FACE_BOX"],
             face_score=float(outputs["FACE_SCORE"][0]),
+            face_track_id=int(outputs["FACE_TRACK_ID"][0]),
             gaze_yaw_pitch=outputs["GAZE_YAW_PITCH"],
             gaze_ray=outputs["GAZE_RAY"],
         )
 
     @property
     def target_label(self) -> str | None:
-        if self.status != Status.OK:
+        if self.status not in (Status.OK, Status.HELD):
             return None
         names = coco_class_names()
         name = names[self.target_class] if 0 <= self.target_class < len(names) else f"class {self.target_class}"
@@ -80,13 +94,22 @@ class GazeSamClient:
         except Exception:  # connection refused, server starting: not ready
             return False
 
-    def infer(self, frame: np.ndarray) -> FrameResult:
-        spec = ENSEMBLE_INPUTS[0]
-        tensor = self._module.InferInput(spec.name, list(frame.shape), _TRITON_DTYPE[spec.dtype])
-        tensor.set_data_from_numpy(np.ascontiguousarray(frame))
+    def infer(
+        self, frame: np.ndarray, frame_time_s: float, stream_id: int, start: bool = False, end: bool = False
+    ) -> FrameResult:
+        """Process one H×W×3 uint8 BGR frame of stream ``stream_id`` taken at ``frame_time_s`` seconds."""
+        values = {"FRAME": np.ascontiguousarray(frame), "FRAME_TIME": np.array([frame_time_s], np.float64)}
+        tensors = []
+        for spec in ENSEMBLE_INPUTS:
+            tensor = self._module.InferInput(spec.name, list(values[spec.name].shape), _TRITON_DTYPE[spec.dtype])
+            tensor.set_data_from_numpy(values[spec.name])
+            tensors.append(tensor)
         outputs = [self._module.InferRequestedOutput(s.name) for s in ENSEMBLE_OUTPUTS]
         kwargs = {"client_timeout": self.timeout_s} if self.protocol == "grpc" else {}
-        response = self._client.infer(ENSEMBLE_NAME, [tensor], outputs=outputs, **kwargs)
+        response = self._client.infer(
+            ENSEMBLE_NAME, tensors, outputs=outputs, sequence_id=stream_id, sequence_start=start,
+            sequence_end=end, **kwargs,
+        )
         return FrameResult.from_outputs({s.name: response.as_numpy(s.name) for s in ENSEMBLE_OUTPUTS})
 
     def network_provenance(self) -> dict[str, str]:

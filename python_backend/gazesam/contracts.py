@@ -162,13 +162,27 @@ class Status(enum.IntEnum):
     OK = 0  # a target was chosen; MASK holds it
     NO_FACE = 1  # no face found; every other output is empty / zero
     NO_TARGET = 2  # a face and a gaze, but no object passed the filters
+    HELD = 3  # no target in this frame; MASK and TARGET_* repeat the stream's last target (mask hold)
 
+
+# --- streams -------------------------------------------------------------------------------------
+# Each client stream (camera, video) is one Triton sequence: a correlation ID, the start flag on its
+# first frame and the end flag on its last. Frames of one stream are sent one at a time, in order.
+MAX_STREAMS = 16
+"""Concurrent streams the server keeps state for; stream MAX_STREAMS+1 gets a clear error."""
+STREAM_IDLE_TIMEOUT_S = 60.0
+"""A stream that sends nothing for this long is dropped and its slot freed (it restarts fresh if it returns)."""
 
 MASK_ON = 255
 """MASK values: 0 = background, 255 = the chosen object."""
 
 ENSEMBLE_NAME = "gazesam"
-ENSEMBLE_INPUTS = (TensorSpec("FRAME", "uint8", (-1, -1, 3)),)
+ENSEMBLE_INPUTS = (
+    TensorSpec("FRAME", "uint8", (-1, -1, 3)),
+    # Seconds on the stream's own clock: the frame's position in a video, or its capture time.
+    # Smoothing and the mask hold run on this clock, never the server's, so output does not depend on speed.
+    TensorSpec("FRAME_TIME", "float64", (1,)),
+)
 ENSEMBLE_OUTPUTS = (
     TensorSpec("STATUS", "int32", (1,)),
     TensorSpec("MASK", "uint8", (-1, -1)),
@@ -177,6 +191,7 @@ ENSEMBLE_OUTPUTS = (
     TensorSpec("TARGET_SCORE", "float32", (1,)),  # detector score of the chosen box
     TensorSpec("FACE_BOX", "float32", (4,)),  # the viewer's face, frame pixels, clipped
     TensorSpec("FACE_SCORE", "float32", (1,)),
+    TensorSpec("FACE_TRACK_ID", "int32", (1,)),  # the viewer's identity within the stream; 0 = no face
     TensorSpec("GAZE_YAW_PITCH", "float32", (2,)),  # radians; L2CS convention (+yaw = image left)
     TensorSpec("GAZE_RAY", "float32", (4,)),  # x0, y0 (face centre) → x1, y1 (exit point on the frame border)
 )
