@@ -13,7 +13,14 @@ import os
 import shutil
 from pathlib import Path
 
-from gazesam.contracts import ENSEMBLE_INPUTS, ENSEMBLE_NAME, ENSEMBLE_OUTPUTS, TensorSpec
+from gazesam.contracts import (
+    ENSEMBLE_INPUTS,
+    ENSEMBLE_NAME,
+    ENSEMBLE_OUTPUTS,
+    MAX_STREAMS,
+    STREAM_IDLE_TIMEOUT_S,
+    TensorSpec,
+)
 from gazesam.graph import NETWORK_MODELS, Node, pipeline_graph
 from gazesam.model_files import read_provenance
 from gazesam.steps import python_steps
@@ -27,6 +34,7 @@ _TRITON_DTYPES = {
     "int32": "TYPE_INT32",
     "int64": "TYPE_INT64",
     "float32": "TYPE_FP32",
+    "float64": "TYPE_FP64",
     "float16": "TYPE_FP16",
     "bool": "TYPE_BOOL",
 }
@@ -55,8 +63,35 @@ def _parameters(values: dict[str, str]) -> str:
     )
 
 
+# Triton's own sequence slots, above MAX_STREAMS: stream MAX_STREAMS+1 reaches the step and gets a clear
+# error instead of waiting silently in Triton's backlog (which is what happens beyond these slots).
+TRITON_SEQUENCE_SLOTS = 4 * MAX_STREAMS
+
+
+def sequence_batching_block() -> str:
+    """Config lines that make a Python step stateful: one sequence per client stream."""
+    return "\n".join(
+        [
+            "# Stateful: each client stream is one sequence (correlation ID; start flag on its first frame, end",
+            f"# flag on its last). The step keeps state for {MAX_STREAMS} streams and refuses stream {MAX_STREAMS + 1}",
+            f"# with an error; Triton's {TRITON_SEQUENCE_SLOTS} candidate slots are set above that so the refusal is",
+            "# an answer, not a silent wait. A stream idle this long is dropped (the step forgets it too).",
+            "sequence_batching {",
+            f"  max_sequence_idle_microseconds: {int(STREAM_IDLE_TIMEOUT_S * 1_000_000)}",
+            f"  oldest {{ max_candidate_sequences: {TRITON_SEQUENCE_SLOTS} }}",
+            "}",
+            "# One instance: the streams' state lives in this process.",
+        ]
+    )
+
+
 def python_model_config(
-    name: str, doc: str, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...], params: dict[str, str]
+    name: str,
+    doc: str,
+    inputs: tuple[TensorSpec, ...],
+    outputs: tuple[TensorSpec, ...],
+    params: dict[str, str],
+    stateful: bool = False,
 ) -> str:
     return "\n".join(
         [
@@ -67,7 +102,9 @@ def python_model_config(
             "max_batch_size: 0  # every tensor carries its own batch axis (1 frame per request)",
             tensor_block("input", inputs),
             tensor_block("output", outputs),
-            "# One CPU instance: the machine has two cores and the branches already run side by side.",
+            sequence_batching_block()
+            if stateful
+            else "# One CPU instance: the machine has two cores and the branches already run side by side.",
             "instance_group [ { count: 1 kind: KIND_CPU } ]",
             _parameters(params),
             "",
@@ -144,7 +181,9 @@ def write_repository(out: Path, models_dir: Path, detector_family: str, standin_
         if node.network is None:
             step = steps[node.model]
             doc = (step.run.__doc__ or node.model).strip().splitlines()[0]
-            config = python_model_config(node.model, doc, step.inputs, step.outputs, params)
+            config = python_model_config(
+                node.model, doc, step.inputs, step.outputs, params, stateful=step.stream_state is not None
+            )
             adapter = f'from gazesam_triton.step_model import step_model\n\nTritonPythonModel = step_model("{node.model}")'
         else:
             model_file = choose_model_file(models_dir, node.network, detector_family, standin_size)

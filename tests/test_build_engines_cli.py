@@ -89,7 +89,7 @@ def test_yolo_nas_family_runs_through_the_same_pipeline(models_dir, tmp_path, mo
     pipeline = InProcessPipeline(out, load_settings(settings_path))
     assert pipeline.provenance["detector"].standin
     frame = cv2.imread(str(shared_path("media", "images", "kitchen_table_cups.jpg")))
-    outputs = pipeline(frame)
+    outputs = pipeline(frame, 0.0, start=True, end=True)
     assert Status(int(outputs["STATUS"][0])) in (Status.OK, Status.NO_TARGET)
     assert outputs["MASK"].shape == frame.shape[:2]
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from clients.gazesam_client import GazeSamClient
+from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import ENSEMBLE_OUTPUTS, MASK_ON, Status
 from gazesam.pipeline import InProcessPipeline
 from gazesam_triton.server_process import TritonProcess
@@ -61,8 +61,13 @@ def frames():
     return real_frames()
 
 
+def infer_alone(client: GazeSamClient, frame: np.ndarray):
+    """``frame`` as a stream of its own (one frame: start and end)."""
+    return client.infer(frame, 0.0, new_stream_id(), start=True, end=True)
+
+
 def served_outputs(client: GazeSamClient, frame: np.ndarray) -> dict[str, np.ndarray]:
-    result = client.infer(frame)
+    result = infer_alone(client, frame)
     return {
         "STATUS": np.array([result.status], np.int32),
         "MASK": result.mask,
@@ -71,6 +76,7 @@ def served_outputs(client: GazeSamClient, frame: np.ndarray) -> dict[str, np.nda
         "TARGET_SCORE": np.array([result.target_score], np.float32),
         "FACE_BOX": result.face_box,
         "FACE_SCORE": np.array([result.face_score], np.float32),
+        "FACE_TRACK_ID": np.array([result.face_track_id], np.int32),
         "GAZE_YAW_PITCH": result.gaze_yaw_pitch,
         "GAZE_RAY": result.gaze_ray,
     }
@@ -82,7 +88,7 @@ def test_served_ensemble_equals_in_process_pipeline(server, pipeline, frames, pr
     statuses = {}
     for name, frame in frames.items():
         served = served_outputs(client, frame)
-        expected = pipeline(frame)
+        expected = pipeline(frame, 0.0, start=True, end=True)
         for spec in ENSEMBLE_OUTPUTS:
             assert served[spec.name].dtype == expected[spec.name].dtype, (name, spec.name)
             np.testing.assert_array_equal(served[spec.name], expected[spec.name], err_msg=f"{name}: {spec.name}")
@@ -97,8 +103,8 @@ def test_frame_without_face_is_a_normal_answer(server):
     client = GazeSamClient(server.grpc_url, "grpc")
     rng = np.random.default_rng(0)
     blank = np.full((480, 640, 3), 128, np.uint8) + rng.integers(0, 8, (480, 640, 3), dtype=np.uint8)
-    result = client.infer(blank)
-    assert result.status == Status.NO_FACE
+    result = infer_alone(client, blank)
+    assert result.status == Status.NO_FACE and result.face_track_id == 0
     assert result.mask.shape == (480, 640) and not result.mask.any()
     assert result.target_class == -1 and not result.face_box.any()
 
@@ -106,7 +112,7 @@ def test_frame_without_face_is_a_normal_answer(server):
 def test_ok_masks_use_the_documented_values(server, frames):
     client = GazeSamClient(server.grpc_url, "grpc")
     for frame in frames.values():
-        result = client.infer(frame)
+        result = infer_alone(client, frame)
         assert set(np.unique(result.mask)) <= {0, MASK_ON}
         assert (result.status == Status.OK) == bool(result.mask.any())
 
@@ -169,8 +175,8 @@ def test_frame_outside_the_documented_size_gets_a_clear_error(server, frames, ba
     client = GazeSamClient(server.grpc_url, "grpc", timeout_s=20)
     for _ in range(3):
         with pytest.raises(InferenceServerException, match=f"FRAME must be uint8.*{message}"):
-            client.infer(bad_frame)
-        good = client.infer(frames["webcam_man_bookshelf.jpg"])  # and the server keeps serving
+            infer_alone(client, bad_frame)
+        good = infer_alone(client, frames["webcam_man_bookshelf.jpg"])  # and the server keeps serving
         assert good.status != Status.NO_FACE
 
 

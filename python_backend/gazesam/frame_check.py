@@ -1,4 +1,4 @@
-"""Validation of the ensemble's ``FRAME`` input: bad frames get a clear error, never a crash."""
+"""Validation of the ensemble's inputs (``FRAME``, ``FRAME_TIME``): a clear error, never a crash."""
 
 from __future__ import annotations
 
@@ -21,3 +21,12 @@ def check_frame(frame: np.ndarray) -> None:
     height, width = frame.shape[:2]
     if not (MIN_FRAME_SIDE <= height <= MAX_FRAME_SIDE and MIN_FRAME_SIDE <= width <= MAX_FRAME_SIDE):
         raise FrameError(f"{accepted}; got {height}x{width}")
+
+
+def check_frame_time(frame_time: np.ndarray) -> None:
+    """Raise :class:`FrameError` unless ``frame_time`` is one finite float64 (seconds on the stream's clock)."""
+    if frame_time.dtype != np.float64 or frame_time.shape != (1,) or not np.isfinite(frame_time[0]):
+        raise FrameError(
+            "FRAME_TIME must be one finite float64: the frame's time in seconds on its stream's own clock "
+            f"(video position or capture time); got {frame_time.dtype} {list(frame_time.shape)} {frame_time[:4]}"
+        )

@@ -45,10 +45,35 @@ class FusionSettings:
 
 
 @dataclass(frozen=True)
+class ViewerSettings:
+    policy: str
+    track_min_iou: float
+    lost_after_s: float
+
+
+@dataclass(frozen=True)
+class SmoothingSettings:
+    face_min_cutoff: float
+    face_beta: float
+    gaze_min_cutoff: float
+    gaze_beta: float
+    d_cutoff: float
+
+
+@dataclass(frozen=True)
+class MaskHoldSettings:
+    frames: int
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Settings:
     face: FaceSettings
     detector: DetectorSettings
     fusion: FusionSettings
+    viewer: ViewerSettings
+    smoothing: SmoothingSettings
+    mask_hold: MaskHoldSettings
 
 
 def _allowed_class_ids(targets: str | list[str], excluded: list[str]) -> frozenset[int]:
@@ -76,4 +101,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
             allowed_class_ids=_allowed_class_ids(det["target_classes"], det["exclude_classes"]),
         ),
         fusion=FusionSettings(**raw["fusion"]),
+        viewer=ViewerSettings(**raw["viewer"]),
+        smoothing=SmoothingSettings(**raw["smoothing"]),
+        mask_hold=MaskHoldSettings(**raw["mask_hold"]),
     )

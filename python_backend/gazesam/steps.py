@@ -6,12 +6,16 @@ same functions, so the served ensemble and the oracle compute the same thing.
 
 Empty results never produce empty tensors (an ensemble cannot skip a step, and a decoder profile
 starts at one box): counts and flags travel beside fixed-size, zero-filled tensors.
+
+Stateful steps (``stream_state`` set) also take the state of the request's stream as ``run``'s second
+argument: the viewer track and face-box smoothing, the gaze smoothing, and the mask hold. Time is the
+frame's ``FRAME_TIME`` (the stream's own clock).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -19,6 +23,8 @@ from . import depth, detector, face, fusion, gaze, sam
 from .contracts import (
     DEPTH,
     DETECTOR_FAMILIES,
+    ENSEMBLE_INPUTS,
+    ENSEMBLE_OUTPUTS,
     FACE,
     GAZE,
     MASK_ON,
@@ -28,8 +34,11 @@ from .contracts import (
     Status,
     TensorSpec,
 )
-from .frame_check import check_frame
+from .frame_check import check_frame, check_frame_time
+from .boxes import clip_boxes
+from .mask_hold import MaskHold, Target
 from .settings import Settings
+from .stream_state import FaceTrackState, GazeState, new_face_track_state, new_gaze_state, new_mask_hold
 
 StepFn = Callable[..., dict[str, np.ndarray]]
 
@@ -41,31 +50,35 @@ class Step:
     name: str
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
-    run: StepFn  # run(settings, **inputs) -> {output name: array}
+    run: StepFn  # run(settings, **inputs), or run(settings, state, **inputs) -> {output name: array}
+    stream_state: Callable[[Settings], Any] | None = None  # builds a stream's fresh state; None = stateless
+    admits_streams: bool = False  # the stateful step that refuses streams beyond MAX_STREAMS
+
+    def __call__(self, settings: Settings, inputs: dict[str, np.ndarray], state: Any = None) -> dict[str, np.ndarray]:
+        if self.stream_state is None:
+            return self.run(settings, **inputs)
+        return self.run(settings, state, **inputs)
 
 
-FRAME = TensorSpec("FRAME", "uint8", (-1, -1, 3))
+FRAME, FRAME_TIME = ENSEMBLE_INPUTS
+_ENSEMBLE_OUT = {spec.name: spec for spec in ENSEMBLE_OUTPUTS}
 VALID_FRAME = TensorSpec("VALID_FRAME", "uint8", (-1, -1, 3))
 FRAME_HW = TensorSpec("FRAME_HW", "int32", (2,))
 FACE_RATIO = TensorSpec("FACE_RATIO", "float32", (1,))
-FACE_BOX = TensorSpec("FACE_BOX", "float32", (4,))
-FACE_SCORE = TensorSpec("FACE_SCORE", "float32", (1,))
+FACE_BOX, FACE_SCORE, FACE_TRACK_ID = (_ENSEMBLE_OUT[n] for n in ("FACE_BOX", "FACE_SCORE", "FACE_TRACK_ID"))
 DETECTOR_TRANSFORM = TensorSpec("DETECTOR_TRANSFORM", "float32", (3,))  # scale, pad_x, pad_y
 DET_BOXES = TensorSpec("DET_BOXES", "float32", (-1, 4))
 DET_SCORES = TensorSpec("DET_SCORES", "float32", (-1,))
 DET_CLASSES = TensorSpec("DET_CLASSES", "int32", (-1,))
-GAZE_YAW_PITCH = TensorSpec("GAZE_YAW_PITCH", "float32", (2,))
-GAZE_RAY = TensorSpec("GAZE_RAY", "float32", (4,))
+GAZE_YAW_PITCH, GAZE_RAY = _ENSEMBLE_OUT["GAZE_YAW_PITCH"], _ENSEMBLE_OUT["GAZE_RAY"]
 PROMPT_COUNT = TensorSpec("PROMPT_COUNT", "int32", (1,))
 PROMPT_BOXES = TensorSpec("PROMPT_BOXES", "float32", (-1, 4))  # frame pixels, one row per prompt
 PROMPT_SCORES = TensorSpec("PROMPT_SCORES", "float32", (-1,))
 PROMPT_CLASSES = TensorSpec("PROMPT_CLASSES", "int32", (-1,))
 NEAR_THRESHOLD = TensorSpec("NEAR_THRESHOLD", "float32", (1,))
-STATUS = TensorSpec("STATUS", "int32", (1,))
-MASK = TensorSpec("MASK", "uint8", (-1, -1))
-TARGET_BOX = TensorSpec("TARGET_BOX", "float32", (4,))
-TARGET_CLASS = TensorSpec("TARGET_CLASS", "int32", (1,))
-TARGET_SCORE = TensorSpec("TARGET_SCORE", "float32", (1,))
+STATUS, MASK, TARGET_BOX, TARGET_CLASS, TARGET_SCORE = (
+    _ENSEMBLE_OUT[n] for n in ("STATUS", "MASK", "TARGET_BOX", "TARGET_CLASS", "TARGET_SCORE")
+)
 
 _DUMMY_PROMPT = np.array([[[0.0, 0.0, 1.0, 1.0]]], dtype=np.float32)
 
@@ -82,9 +95,10 @@ def _frame_hw(frame_hw: np.ndarray) -> tuple[int, int]:
 # --- validation: once, before the branches fan out ----------------------------------------------
 
 
-def _frame_check(settings: Settings, FRAME: np.ndarray) -> dict[str, np.ndarray]:
-    """Reject frames outside the documented size/dtype with one clear error, before any branch runs."""
+def _frame_check(settings: Settings, FRAME: np.ndarray, FRAME_TIME: np.ndarray) -> dict[str, np.ndarray]:
+    """Reject a bad frame or timestamp with one clear error, before any branch runs."""
     check_frame(FRAME)
+    check_frame_time(FRAME_TIME)
     return {"VALID_FRAME": FRAME}
 
 
@@ -101,25 +115,40 @@ def _face_preprocess(settings: Settings, FRAME: np.ndarray) -> dict[str, np.ndar
     }
 
 
-def _face_crop(
-    settings: Settings, FRAME: np.ndarray, bbox_det: np.ndarray, FACE_RATIO: np.ndarray
+def _face_track(
+    settings: Settings,
+    state: FaceTrackState,
+    FRAME: np.ndarray,
+    bbox_det: np.ndarray,
+    FACE_RATIO: np.ndarray,
+    FRAME_TIME: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Decode faces (grid + NMS), keep the best, crop and letterbox it for the gaze network (zeros when none)."""
+    """Decode faces, follow the stream's viewer, smooth its box, crop and letterbox it for the gaze network."""
     frame_hw = FRAME.shape[:2]
+    t = float(FRAME_TIME[0])
     faces = face.decode_faces(
         bbox_det, float(FACE_RATIO[0]), frame_hw, settings.face.score_threshold, settings.face.nms_iou
     )
-    crop = gaze.crop_face(FRAME, faces[0, :4]) if len(faces) else None
+    index, track_id = state.tracker.update(faces, frame_hw, t)
+    crop = None
+    if index is not None:
+        if track_id != state.track_id:  # another viewer: do not smooth from the previous one's box
+            state.box_filter.reset()
+            state.track_id = track_id
+        box = clip_boxes(state.box_filter.filter(faces[index, :4], t), frame_hw)[0]
+        crop = gaze.crop_face(FRAME, box)
     if crop is None:
         return {
             "input": np.zeros(GAZE.input("input").shape, np.float32),
             "FACE_BOX": np.zeros(4, np.float32),
             "FACE_SCORE": np.zeros(1, np.float32),
+            "FACE_TRACK_ID": np.zeros(1, np.int32),
         }
     return {
         "input": gaze.preprocess_gaze(crop),
-        "FACE_BOX": faces[0, :4].astype(np.float32),
-        "FACE_SCORE": faces[0, 4:5].astype(np.float32),
+        "FACE_BOX": box.astype(np.float32),
+        "FACE_SCORE": faces[index, 4:5].astype(np.float32),
+        "FACE_TRACK_ID": np.array([track_id], np.int32),
     }
 
 
@@ -198,16 +227,19 @@ def _sam_preprocess(settings: Settings, FRAME: np.ndarray) -> dict[str, np.ndarr
 
 def _gaze_fusion(
     settings: Settings,
+    state: GazeState,
     FRAME_HW: np.ndarray,
+    FRAME_TIME: np.ndarray,
     FACE_BOX: np.ndarray,
     FACE_SCORE: np.ndarray,
+    FACE_TRACK_ID: np.ndarray,
     gaze_yaw_pitch: np.ndarray,
     DET_BOXES: np.ndarray,
     DET_SCORES: np.ndarray,
     DET_CLASSES: np.ndarray,
     output: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Gaze ray, face-box/gaze/depth filters over the detections -> at most MAX_PROMPTS SAM box prompts."""
+    """Smoothed gaze ray, face-box/gaze/depth filters over the detections -> at most MAX_PROMPTS box prompts."""
     frame_hw = _frame_hw(FRAME_HW)
     f = settings.fusion
     no_prompts = {
@@ -221,7 +253,11 @@ def _gaze_fusion(
     if FACE_SCORE[0] <= 0:
         return {**no_prompts, "GAZE_YAW_PITCH": np.zeros(2, np.float32), "GAZE_RAY": np.zeros(4, np.float32)}
 
-    yaw, pitch = (float(v) for v in gaze_yaw_pitch.reshape(-1)[:2])
+    track_id = int(FACE_TRACK_ID[0])
+    if track_id != state.track_id:  # another viewer: do not smooth from the previous one's gaze
+        state.gaze_filter.reset()
+        state.track_id = track_id
+    yaw, pitch = (float(v) for v in state.gaze_filter.filter(gaze_yaw_pitch.reshape(-1)[:2], float(FRAME_TIME[0])))
     ray = gaze.gaze_ray(FACE_BOX, yaw, pitch, frame_hw)
     dets = detector.Detections(DET_BOXES, DET_SCORES, DET_CLASSES)
     dets = fusion.filter_by_gaze(fusion.drop_boxes_containing(dets, FACE_BOX), ray)
@@ -253,8 +289,11 @@ def _gaze_fusion(
 
 def _mask_select(
     settings: Settings,
+    hold: MaskHold,
     FRAME_HW: np.ndarray,
+    FRAME_TIME: np.ndarray,
     FACE_SCORE: np.ndarray,
+    FACE_TRACK_ID: np.ndarray,
     GAZE_RAY: np.ndarray,
     PROMPT_COUNT: np.ndarray,
     PROMPT_BOXES: np.ndarray,
@@ -265,7 +304,7 @@ def _mask_select(
     iou_predictions: np.ndarray,
     output: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Upscale the decoder's masks and pick the target (face-centre, IoU and depth tests) -> MASK, STATUS."""
+    """Upscale the decoder's masks, pick the target (face-centre, IoU, depth tests), hold it -> MASK, STATUS."""
     frame_hw = _frame_hw(FRAME_HW)
     count = int(PROMPT_COUNT[0])
     chosen = None
@@ -281,7 +320,16 @@ def _mask_select(
             settings.fusion.sam_iou_threshold,
             settings.fusion.mask_near_ratio,
         )
-    if chosen is None:
+    fresh = None
+    if chosen is not None:
+        fresh = Target(
+            mask=masks[chosen].astype(np.uint8) * np.uint8(MASK_ON),
+            box=PROMPT_BOXES[chosen].astype(np.float32),
+            class_id=int(PROMPT_CLASSES[chosen]),
+            score=float(PROMPT_SCORES[chosen]),
+        )
+    target, held = hold.update(fresh, int(FACE_TRACK_ID[0]), float(FRAME_TIME[0]), frame_hw)
+    if target is None:
         status = Status.NO_FACE if FACE_SCORE[0] <= 0 else Status.NO_TARGET
         return {
             "STATUS": np.array([status], np.int32),
@@ -291,11 +339,11 @@ def _mask_select(
             "TARGET_SCORE": np.zeros(1, np.float32),
         }
     return {
-        "STATUS": np.array([Status.OK], np.int32),
-        "MASK": masks[chosen].astype(np.uint8) * np.uint8(MASK_ON),
-        "TARGET_BOX": PROMPT_BOXES[chosen].astype(np.float32),
-        "TARGET_CLASS": PROMPT_CLASSES[chosen : chosen + 1].astype(np.int32),
-        "TARGET_SCORE": PROMPT_SCORES[chosen : chosen + 1].astype(np.float32),
+        "STATUS": np.array([Status.HELD if held else Status.OK], np.int32),
+        "MASK": target.mask,
+        "TARGET_BOX": target.box,
+        "TARGET_CLASS": np.array([target.class_id], np.int32),
+        "TARGET_SCORE": np.array([target.score], np.float32),
     }
 
 
@@ -330,13 +378,15 @@ def python_steps(detector_family: str = "yolox") -> dict[str, Step]:
     detector_pre, detector_post = _detector_steps(detector_family)
     depth_out = DEPTH.output("output")
     steps = [
-        Step("frame_check", (FRAME,), (VALID_FRAME,), _frame_check),
+        Step("frame_check", (FRAME, FRAME_TIME), (VALID_FRAME,), _frame_check),
         Step("face_preprocess", (FRAME,), (FACE.input("full_image"), FACE_RATIO, FRAME_HW), _face_preprocess),
         Step(
-            "face_crop",
-            (FRAME, FACE.output("bbox_det"), FACE_RATIO),
-            (GAZE.input("input"), FACE_BOX, FACE_SCORE),
-            _face_crop,
+            "face_track",
+            (FRAME, FACE.output("bbox_det"), FACE_RATIO, FRAME_TIME),
+            (GAZE.input("input"), FACE_BOX, FACE_SCORE, FACE_TRACK_ID),
+            _face_track,
+            stream_state=new_face_track_state,
+            admits_streams=True,
         ),
         detector_pre,
         detector_post,
@@ -344,7 +394,18 @@ def python_steps(detector_family: str = "yolox") -> dict[str, Step]:
         Step("sam_preprocess", (FRAME,), (_single_image(SAM_ENCODER.input("input_image")),), _sam_preprocess),
         Step(
             "gaze_fusion",
-            (FRAME_HW, FACE_BOX, FACE_SCORE, GAZE.output("gaze_yaw_pitch"), DET_BOXES, DET_SCORES, DET_CLASSES, depth_out),
+            (
+                FRAME_HW,
+                FRAME_TIME,
+                FACE_BOX,
+                FACE_SCORE,
+                FACE_TRACK_ID,
+                GAZE.output("gaze_yaw_pitch"),
+                DET_BOXES,
+                DET_SCORES,
+                DET_CLASSES,
+                depth_out,
+            ),
             (
                 SAM_DECODER.input("boxes"),
                 PROMPT_COUNT,
@@ -356,12 +417,15 @@ def python_steps(detector_family: str = "yolox") -> dict[str, Step]:
                 GAZE_RAY,
             ),
             _gaze_fusion,
+            stream_state=new_gaze_state,
         ),
         Step(
             "mask_select",
             (
                 FRAME_HW,
+                FRAME_TIME,
                 FACE_SCORE,
+                FACE_TRACK_ID,
                 GAZE_RAY,
                 PROMPT_COUNT,
                 PROMPT_BOXES,
@@ -374,6 +438,7 @@ def python_steps(detector_family: str = "yolox") -> dict[str, Step]:
             ),
             (STATUS, MASK, TARGET_BOX, TARGET_CLASS, TARGET_SCORE),
             _mask_select,
+            stream_state=new_mask_hold,
         ),
     ]
     return {step.name: step for step in steps}

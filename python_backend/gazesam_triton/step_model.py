@@ -1,24 +1,32 @@
 """Triton Python-backend adapter for a :class:`gazesam.steps.Step`: Triton tensors in, numpy out.
 
 Each request is answered on its own: a bad request gets an error response naming the problem,
-and the other requests of the batch are unaffected.
+and the other requests of the batch are unaffected. Stateful steps run under Triton's sequence
+batcher: the request's correlation ID names its stream, its flags mark the stream's start and end.
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from gazesam.settings import load_settings
-from gazesam.steps import Step, python_steps
+from gazesam.steps import python_steps
+from gazesam.streams import StepInstance
+
+_START = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_START
+_END = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_END
 
 
-def _respond(step: Step, settings, request) -> "pb_utils.InferenceResponse":
+def _respond(instance: StepInstance, request) -> "pb_utils.InferenceResponse":
+    step = instance.step
     try:
         inputs = {spec.name: pb_utils.get_input_tensor_by_name(request, spec.name).as_numpy() for spec in step.inputs}
-        outputs = step.run(settings, **inputs)
+        flags = request.flags()
+        outputs = instance(inputs, request.correlation_id(), bool(flags & _START), bool(flags & _END), time.monotonic())
         tensors = [
             pb_utils.Tensor(spec.name, np.ascontiguousarray(outputs[spec.name], dtype=spec.np_dtype))
             for spec in step.outputs
@@ -41,10 +49,10 @@ def step_model(name: str) -> type:
                     f"settings choose detector family {self.settings.detector.family!r} but the repository "
                     f"was generated for {family!r}; run 'python -m build_engines repository' again"
                 )
-            self.step = python_steps(family)[name]
+            self.instance = StepInstance(python_steps(family)[name], self.settings)
 
         def execute(self, requests: list) -> list:
-            return [_respond(self.step, self.settings, request) for request in requests]
+            return [_respond(self.instance, request) for request in requests]
 
     TritonPythonModel.__name__ = f"TritonPythonModel[{name}]"
     return TritonPythonModel

@@ -1,0 +1,173 @@
+"""End to end, streams: per-stream state on a real tritonserver never mixes between streams and
+does not depend on how fast frames are sent; a stream that ends frees its slot.
+
+Each stream is a Triton sequence (correlation ID, start/end flags) through the ``gazesam`` ensemble;
+the in-process pipeline, keeping the same per-stream state, is the oracle.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from tritonclient.utils import InferenceServerException
+
+from clients.gazesam_client import FrameResult, GazeSamClient, new_stream_id
+from gazesam.contracts import ENSEMBLE_OUTPUTS, MAX_STREAMS
+from gazesam.pipeline import InProcessPipeline
+from gazesam_triton.server_process import TritonProcess
+
+from conftest import shared_path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPOSITORY = ROOT / "model_repository"
+CLIP_FRAMES = 24
+
+pytestmark = pytest.mark.e2e
+
+
+def clip(name: str, frames: int = CLIP_FRAMES, width: int = 640) -> tuple[list[np.ndarray], list[float]]:
+    """The first ``frames`` frames of a real video, downscaled to ``width``, and their times in seconds."""
+    capture = cv2.VideoCapture(str(shared_path("media", "videos", name)))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    images = []
+    for _ in range(frames):
+        ok, frame = capture.read()
+        assert ok, f"{name} has fewer than {frames} frames"
+        height = round(frame.shape[0] * width / frame.shape[1])
+        images.append(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA))
+    capture.release()
+    return images, [i / fps for i in range(frames)]
+
+
+def as_outputs(result: FrameResult) -> dict[str, np.ndarray]:
+    return {
+        "STATUS": np.array([result.status], np.int32),
+        "MASK": result.mask,
+        "TARGET_BOX": result.target_box,
+        "TARGET_CLASS": np.array([result.target_class], np.int32),
+        "TARGET_SCORE": np.array([result.target_score], np.float32),
+        "FACE_BOX": result.face_box,
+        "FACE_SCORE": np.array([result.face_score], np.float32),
+        "FACE_TRACK_ID": np.array([result.face_track_id], np.int32),
+        "GAZE_YAW_PITCH": result.gaze_yaw_pitch,
+        "GAZE_RAY": result.gaze_ray,
+    }
+
+
+def assert_same(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]], what: str) -> None:
+    assert len(a) == len(b)
+    for i, (x, y) in enumerate(zip(a, b)):
+        for spec in ENSEMBLE_OUTPUTS:
+            np.testing.assert_array_equal(x[spec.name], y[spec.name], err_msg=f"{what}: frame {i} {spec.name}")
+
+
+class Sender:
+    """Sends one stream's frames in order: start on the first, end on the last."""
+
+    def __init__(self, client: GazeSamClient, frames: list[np.ndarray], times: list[float]):
+        self.client, self.frames, self.times = client, frames, times
+        self.stream_id = new_stream_id()
+        self.outputs: list[dict[str, np.ndarray]] = []
+
+    @property
+    def done(self) -> bool:
+        return len(self.outputs) == len(self.frames)
+
+    def send_next(self) -> None:
+        i = len(self.outputs)
+        result = self.client.infer(
+            self.frames[i], self.times[i], self.stream_id, start=i == 0, end=i == len(self.frames) - 1
+        )
+        self.outputs.append(as_outputs(result))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not (REPOSITORY / "gazesam" / "config.pbtxt").is_file():
+        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
+    with TritonProcess(REPOSITORY, tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return GazeSamClient(server.grpc_url, "grpc", timeout_s=60)
+
+
+@pytest.fixture(scope="module")
+def videos():
+    return {name: clip(name) for name in ("father_daughter_toys.mp4", "woman_cup_shelf.mp4")}
+
+
+@pytest.fixture(scope="module")
+def alone(client, videos):
+    """Each video sent alone, as one stream."""
+    outputs = {}
+    for name, (frames, times) in videos.items():
+        sender = Sender(client, frames, times)
+        while not sender.done:
+            sender.send_next()
+        outputs[name] = sender.outputs
+    return outputs
+
+
+def test_a_stream_served_equals_the_in_process_pipeline(alone, videos):
+    pipeline = InProcessPipeline(REPOSITORY)
+    for name, (frames, times) in videos.items():
+        last = len(frames) - 1
+        expected = [pipeline(f, t, 1, start=i == 0, end=i == last) for i, (f, t) in enumerate(zip(frames, times))]
+        assert_same(alone[name], expected, name)
+
+
+def test_stream_state_shapes_the_output(alone, client, videos):
+    """The test below can fail: a frame processed as its own stream differs from the same frame mid-stream."""
+    frames, times = videos["father_daughter_toys.mp4"]
+    differing = 0
+    for i in range(1, len(frames)):
+        fresh = as_outputs(client.infer(frames[i], times[i], new_stream_id(), start=True, end=True))
+        in_stream = alone["father_daughter_toys.mp4"][i]
+        differing += not np.array_equal(fresh["FACE_BOX"], in_stream["FACE_BOX"])
+    print(f"face box smoothed differently from a fresh stream on {differing}/{len(frames) - 1} frames")
+    assert differing > 0
+
+
+def test_interleaved_streams_give_what_each_gives_alone(alone, client, videos):
+    senders = [Sender(client, frames, times) for frames, times in videos.values()]
+    while not all(s.done for s in senders):  # frame by frame, alternating streams
+        for sender in senders:
+            if not sender.done:
+                sender.send_next()
+    for name, sender in zip(videos, senders):
+        assert_same(sender.outputs, alone[name], f"{name} interleaved vs alone")
+
+
+def test_send_rate_does_not_change_the_output(alone, client, videos):
+    frames, times = videos["woman_cup_shelf.mp4"]
+    slow = Sender(client, frames, times)
+    while not slow.done:
+        slow.send_next()
+        time.sleep(0.15)  # several times slower than the stream's own frame interval
+    assert_same(slow.outputs, alone["woman_cup_shelf.mp4"], "slow vs fast")
+
+
+def test_an_ended_stream_frees_its_slot(server):
+    client = GazeSamClient(server.grpc_url, "grpc", timeout_s=30)
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    streams = [new_stream_id() for _ in range(MAX_STREAMS)]
+    for stream in streams:
+        client.infer(frame, 0.0, stream, start=True)
+    extra = new_stream_id()
+    started = time.perf_counter()
+    with pytest.raises(InferenceServerException, match=f"at most {MAX_STREAMS} concurrent streams"):
+        client.infer(frame, 0.0, extra, start=True)
+    print(f"stream {MAX_STREAMS + 1} refused in {time.perf_counter() - started:.2f} s")
+    client.infer(frame, 0.04, streams[0], end=True)  # the first stream's last frame frees its slot
+    assert client.infer(frame, 0.0, extra, start=True, end=True).face_track_id == 0
+    for stream in streams[1:]:
+        client.infer(frame, 0.04, stream, end=True)
+    for _ in range(MAX_STREAMS):  # every slot is free again
+        client.infer(frame, 0.0, new_stream_id(), start=True, end=True)
