@@ -37,3 +37,34 @@ test: setup
 
 clean:
 	rm -rf $(VENV) models output model_repository/*/
+
+# perf_analyzer 2.51 (the tritonclient wheel's binary + libb64 and libcudart) into .venv/perf_analyzer/;
+# then a concurrency sweep of the gazesam ensemble into perf/out/ (see perf/run_perf_analyzer.py --help).
+PERF_ARGS ?=
+.PHONY: perf-analyzer-install perf-analyzer
+perf-analyzer-install: venv
+	$(PY) perf/install_perf_analyzer.py
+
+perf-analyzer: setup perf-analyzer-install
+	$(PY) perf/run_perf_analyzer.py $(PERF_ARGS)
+
+# The pytorch repository profile: PyTorch 2.13.0 into .venv (the CPU build here; pinned, never unpinned).
+# Then: $(PY) -m build_engines repository --profile pytorch --out model_repository_pytorch
+.PHONY: pytorch
+pytorch: venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-pytorch.txt
+
+# Soak: 2,000 requests as 4 concurrent streams on the tiny stand-ins; zero failures, server memory growth
+# under 10% (about 1.5 min on 2 CPU cores; it also runs in `make test`).
+.PHONY: soak
+soak: setup
+	$(PY) -m pytest -q -m soak tests/test_soak.py
+
+# The performance issue's one command: perf_analyzer sweep, side-by-side pipeline benchmark (tiny and
+# full stand-ins), transport benchmark, then perf/RESULTS.md. Takes about 15 minutes on 2 cores.
+.PHONY: perf
+perf: perf-analyzer
+	$(PY) perf/bench_pipeline.py --standins tiny
+	$(PY) perf/bench_pipeline.py --standins full
+	$(PY) perf/bench_transport.py
+	$(PY) perf/collect_results.py

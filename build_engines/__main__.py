@@ -1,10 +1,13 @@
-"""Command line: ``python -m build_engines {fetch,standins,macs,repository}``.
+"""Command line: ``python -m build_engines {fetch,standins,macs,repository,engines}``.
 
 Typical offline setup (what ``make setup`` runs)::
 
     python -m build_engines fetch --from ../shared/models   # real files we have
     python -m build_engines standins --size tiny             # stand-ins for the rest
     python -m build_engines repository --standin-size tiny   # write model_repository/
+
+GPU machine (NGC container): ``engines`` builds TensorRT plans, then ``repository --profile tensorrt``
+serves them; ``--profile onnx`` / ``pytorch`` need no build step.
 """
 
 from __future__ import annotations
@@ -13,8 +16,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from gazesam.contracts import MAX_PROMPTS, NETWORK_KEYS
 from gazesam.model_files import ContractError, ModelFileError
 from gazesam.settings import load_settings
+
+from .precision import PRECISION_MODES
+from .profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "models"
@@ -67,15 +74,46 @@ def _cmd_macs(args: argparse.Namespace) -> int:
 
 
 def _cmd_repository(args: argparse.Namespace) -> int:
+    from .profiles import make_profile
     from .repository import write_repository
 
     family = args.detector_family or load_settings().detector.family
-    provenance = write_repository(Path(args.out), Path(args.models_dir), family, args.standin_size)
-    print(f"wrote {args.out} (CPU profile, detector family {family})")
+    profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt)
+    provenance = write_repository(Path(args.out), Path(args.models_dir), family, args.standin_size, profile)
+    print(f"wrote {args.out} ({args.profile} profile, detector family {family})")
     for network, label in provenance.items():
         marker = "  <-- STAND-IN" if label.startswith("stand-in") else ""
         print(f"  {network:12} {label}{marker}")
     return 0
+
+
+def _cmd_engines(args: argparse.Namespace) -> int:
+    from .engine_manifest import MANIFEST_NAME
+    from .engines import BuildRequest, EnginesUnavailable, build_engines, require_tensorrt
+    from .frames import FramesError, load_frames
+    from .shapes import check_max_prompts
+
+    repository = Path(args.repository)
+    try:
+        check_max_prompts(args.max_prompts)
+        if not Path(args.calibration_frames).exists():
+            raise FramesError(f"no such folder or video: {args.calibration_frames}")
+        if not (repository / "gazesam" / "config.pbtxt").is_file():
+            raise FileNotFoundError(f"{repository} holds no CPU-profile repository: run "
+                                    "'python -m build_engines repository' first (it gives the ONNX sources)")
+        tools = require_tensorrt()
+        frames = load_frames(args.calibration_frames, args.frames)
+    except (EnginesUnavailable, FramesError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    family = load_settings().detector.family
+    request = BuildRequest(repository, Path(args.out), args.precision_mode, frames, args.max_prompts, family)
+    manifest, report = build_engines(tools, request)
+    report_path = Path(args.out) / f"accuracy_{args.precision_mode}.txt"
+    report_path.write_text("\n".join(report) + "\n")
+    print("\n".join(report))
+    print(f"wrote {len(manifest.plans)} plan(s), {Path(args.out) / MANIFEST_NAME} and {report_path}")
+    return 0 if len(manifest.plans) == len(NETWORK_KEYS) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +144,36 @@ def build_parser() -> argparse.ArgumentParser:
                       help="which stand-ins to serve where no real file exists (default: %(default)s)")
     repo.add_argument("--detector-family", choices=("yolox", "yolo_nas_ort"),
                       help="default: the family in settings.toml")
+    repo.add_argument("--profile", choices=PROFILES, default="cpu",
+                      help="runtime of the six networks: cpu (python backend + ONNX Runtime, what the embedded "
+                           "server here runs), onnx (native onnxruntime backend, GPU), tensorrt (plans from the "
+                           "'engines' command), pytorch (python backend + PyTorch, CUDA when present); "
+                           "the ensemble and its tensors are the same in all (default: %(default)s)")
+    repo.add_argument("--onnx-tensorrt", action="store_true",
+                      help="onnx profile: add ONNX Runtime's TensorRT accelerator (upstream default precisions)")
+    repo.add_argument("--engines", default=str(MODELS_DIR / "engines"),
+                      help="tensorrt profile: folder the 'engines' command wrote (default: %(default)s)")
     repo.set_defaults(func=_cmd_repository)
+
+    engines = sub.add_parser(
+        "engines", help="build TensorRT plans on a GPU machine (precision mode, INT8 calibration, accuracy report)",
+        description="Build one TensorRT plan per network from the CPU repository's FP32 ONNX files. default: "
+                    "SAM encoder FP32, the rest FP16; optimized: gaze and detector INT8, calibrated (entropy, "
+                    "cache written) on the frames given. Each plan is then compared with its ONNX model on "
+                    "those frames (max/mean error; mask IoU for SAM and the whole pipeline). Needs TensorRT and "
+                    "a GPU (requirements-gpu.txt); elsewhere it says so and exits 2.")
+    engines.add_argument("--precision-mode", choices=PRECISION_MODES, default="default")
+    engines.add_argument("--calibration-frames", required=True,
+                         help="a folder of images/videos or one video: INT8 calibration and accuracy frames")
+    engines.add_argument("--frames", type=int, default=64,
+                         help="most frames to take from --calibration-frames, spread evenly (default: %(default)s)")
+    engines.add_argument("--max-prompts", type=int, default=MAX_PROMPTS,
+                         help="K of the SAM decoder's 1..K box profile; at least contracts.MAX_PROMPTS, the most "
+                              "the fusion step sends (default: %(default)s)")
+    engines.add_argument("--out", default=str(MODELS_DIR / "engines"), help="plans folder (default: %(default)s)")
+    engines.add_argument("--repository", default=str(ROOT / "model_repository"),
+                         help="CPU-profile repository with the ONNX sources (default: %(default)s)")
+    engines.set_defaults(func=_cmd_engines)
     return parser
 
 

@@ -124,44 +124,6 @@ def test_server_exposes_which_networks_are_standins(server, pipeline):
     assert served["face"] == "real"  # the real ProxylessGaze detector from ../shared/models
 
 
-def write_clip(path: Path, source: str, frames: int) -> tuple[float, tuple[int, int]]:
-    """The first ``frames`` frames of a real video, re-encoded; returns its fps and size."""
-    capture = cv2.VideoCapture(str(shared_path("media", "videos", source)))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    for _ in range(frames):
-        ok, frame = capture.read()
-        assert ok
-        writer.write(frame)
-    writer.release()
-    capture.release()
-    return fps, size
-
-
-def test_video_client_keeps_frame_count_size_and_fps(server, tmp_path, capsys):
-    from clients import video
-
-    clip = tmp_path / "clip.mp4"
-    fps, size = write_clip(clip, "woman_cup_shelf.mp4", 12)
-    rc = video.main(["--video", str(clip), "--output-dir", str(tmp_path / "out"), "--url", server.grpc_url])
-    assert rc == 0
-    out = cv2.VideoCapture(str(tmp_path / "out" / "clip_gazesam.mp4"))
-    assert int(out.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
-    assert (int(out.get(cv2.CAP_PROP_FRAME_WIDTH)), int(out.get(cv2.CAP_PROP_FRAME_HEIGHT))) == size
-    assert out.get(cv2.CAP_PROP_FPS) == pytest.approx(fps)
-    printed = capsys.readouterr().out
-    assert "frames: 12 (processed 12, failed 0)" in printed and "latency ms: p50" in printed
-    assert "STAND-IN MODELS" in printed  # offline, gaze/depth/SAM are stand-ins and the client says so
-
-
-def test_video_client_rejects_a_missing_file_clearly(server, tmp_path, capsys):
-    from clients import video
-
-    rc = video.main(["--video", str(tmp_path / "nope.mp4"), "--url", server.grpc_url])
-    assert rc == 2 and "no such video" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize(
     "bad_frame, message",
     [
@@ -179,9 +141,3 @@ def test_frame_outside_the_documented_size_gets_a_clear_error(server, frames, ba
         good = infer_alone(client, frames["webcam_man_bookshelf.jpg"])  # and the server keeps serving
         assert good.status != Status.NO_FACE
 
-
-def test_webcam_client_without_a_camera_says_so(server, capsys):
-    from clients import webcam
-
-    assert webcam.main(["--camera", "9", "--url", server.grpc_url]) == 2
-    assert "cannot open camera 9" in capsys.readouterr().err

@@ -171,3 +171,15 @@ def test_an_ended_stream_frees_its_slot(server):
         client.infer(frame, 0.04, stream, end=True)
     for _ in range(MAX_STREAMS):  # every slot is free again
         client.infer(frame, 0.0, new_stream_id(), start=True, end=True)
+
+
+def test_a_stream_whose_first_frame_failed_is_told_to_start_again(server):
+    client = GazeSamClient(server.grpc_url, "grpc", timeout_s=20)
+    stream, good = new_stream_id(), np.full((64, 64, 3), 90, np.uint8)
+    with pytest.raises(InferenceServerException, match="got 8x8"):
+        client.infer(np.zeros((8, 8, 3), np.uint8), 0.0, stream, start=True)
+    started = time.perf_counter()
+    with pytest.raises(InferenceServerException, match="must specify the START flag"):
+        client.infer(good, 0.04, stream)  # answered at once by the first step, not left waiting
+    assert time.perf_counter() - started < 5
+    assert client.infer(good, 0.04, stream, start=True, end=True).status.name == "NO_FACE"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from gazesam.streams import StreamLimitError, StreamTable
+from gazesam.settings import load_settings
+from gazesam.steps import Step
+from gazesam.streams import StepInstance, StreamLimitError, StreamTable, UnknownStreamError
 
 
-def table(max_streams: int = 2, admits: bool = True) -> StreamTable:
-    return StreamTable(lambda: {"frames": 0}, max_streams, idle_timeout_s=10.0, admits=admits)
+def table(max_streams: int | None = 2) -> StreamTable:
+    return StreamTable(lambda: {"frames": 0}, max_streams, idle_timeout_s=10.0)
 
 
 def test_each_stream_has_its_own_state_and_start_resets_it():
@@ -31,23 +34,40 @@ def test_the_admitting_table_refuses_one_stream_too_many_until_one_ends():
     assert len(streams) == 2
 
 
-def test_idle_streams_are_dropped_to_make_room():
+def test_idle_streams_are_dropped_to_make_room_and_must_start_again():
     streams = table(max_streams=2)
     streams.state(1, True, 0.0)
     streams.state(2, True, 5.0)
     streams.state(3, True, 10.5)  # stream 1 idle for 10.5 s > 10 s
-    assert streams.state(2, False, 11.0) is not None and len(streams) == 2
-
-
-def test_following_tables_drop_the_least_recently_used_stream_instead_of_refusing():
-    streams = table(max_streams=2, admits=False)
-    streams.state(1, True, 0.0)["frames"] = 7
-    streams.state(2, True, 0.0)
-    streams.state(1, False, 1.0)
-    streams.state(3, True, 2.0)  # drops 2, the least recently used
-    assert streams.state(1, False, 3.0)["frames"] == 7
     assert len(streams) == 2
+    with pytest.raises(UnknownStreamError, match="must specify the START flag"):
+        streams.state(1, False, 11.0)
 
 
-def test_an_unknown_stream_without_start_gets_fresh_state():
-    assert table().state(42, False, 0.0) == {"frames": 0}
+def test_a_following_table_has_no_limit_of_its_own():
+    streams = table(max_streams=None)
+    for stream in range(100):
+        streams.state(stream, True, 0.0)
+    assert len(streams) == 100
+
+
+def test_a_stream_that_never_started_is_refused():
+    with pytest.raises(UnknownStreamError, match="stream 42 is not running"):
+        table().state(42, False, 0.0)
+
+
+def _fails_on_odd(settings, FRAME_TIME):
+    if FRAME_TIME[0] % 2:
+        raise ValueError("odd")
+    return {}
+
+
+def test_a_stream_whose_start_failed_is_not_running():
+    instance = StepInstance(Step("check", (), (), _fails_on_odd, admits_streams=True), load_settings())
+    with pytest.raises(ValueError):
+        instance({"FRAME_TIME": np.array([1.0])}, 7, start=True, end=False, now=0.0)
+    with pytest.raises(UnknownStreamError):
+        instance({"FRAME_TIME": np.array([2.0])}, 7, start=False, end=False, now=0.1)
+    instance({"FRAME_TIME": np.array([2.0])}, 7, start=True, end=False, now=0.2)
+    instance({"FRAME_TIME": np.array([4.0])}, 7, start=False, end=True, now=0.3)  # ends: slot freed
+    assert len(instance.streams) == 0

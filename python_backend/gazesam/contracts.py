@@ -145,6 +145,13 @@ def spatial_size(spec: TensorSpec) -> tuple[int, int]:
     return spec.shape[2], spec.shape[3]
 
 
+# --- cheap paths -----------------------------------------------------------------------------------
+# Where the runtime allows it (networks served by this project's Python adapter), a network model takes
+# this extra input beside its upstream ones: 0 = the frame cannot use this network's result (no viewer,
+# or no box prompt), so inference is skipped and the outputs are zeros. Native backends have no such
+# input; there the ensemble runs every network on every frame.
+GATE = TensorSpec("GATE", "int32", (1,))
+
 # --- the decoder's box-prompt budget --------------------------------------------------------------
 # Upstream's TensorRT decoder profile is 1..10 boxes; the fusion step never sends more than this.
 MAX_PROMPTS = 10
@@ -183,6 +190,12 @@ ENSEMBLE_INPUTS = (
     # Smoothing and the mask hold run on this clock, never the server's, so output does not depend on speed.
     TensorSpec("FRAME_TIME", "float64", (1,)),
 )
+# The same pipeline for JPEG-encoded frames (decoded on the server): same outputs, same streams.
+JPEG_ENSEMBLE_NAME = "gazesam_jpeg"
+JPEG_ENSEMBLE_INPUTS = (TensorSpec("JPEG_FRAME", "uint8", (-1,)), ENSEMBLE_INPUTS[1])
+MAX_JPEG_BYTES = 16 * 1024 * 1024
+"""A larger JPEG_FRAME is refused before decoding (a 3840x3840 JPEG at quality 100 is about 10 MB)."""
+
 ENSEMBLE_OUTPUTS = (
     TensorSpec("STATUS", "int32", (1,)),
     TensorSpec("MASK", "uint8", (-1, -1)),

@@ -11,16 +11,22 @@ class FrameError(ValueError):
     """The frame cannot be processed; the message says why and what is accepted."""
 
 
+_ACCEPTED = f"FRAME must be uint8 [H, W, 3] BGR with {MIN_FRAME_SIDE} <= H, W <= {MAX_FRAME_SIDE}"
+
+
 def check_frame(frame: np.ndarray) -> None:
     """Raise :class:`FrameError` unless ``frame`` is H×W×3 uint8 with sides in the documented range."""
-    accepted = f"FRAME must be uint8 [H, W, 3] BGR with {MIN_FRAME_SIDE} <= H, W <= {MAX_FRAME_SIDE}"
     if frame.dtype != np.uint8:
-        raise FrameError(f"{accepted}; got dtype {frame.dtype}")
+        raise FrameError(f"{_ACCEPTED}; got dtype {frame.dtype}")
     if frame.ndim != 3 or frame.shape[2] != 3:
-        raise FrameError(f"{accepted}; got shape {list(frame.shape)}")
-    height, width = frame.shape[:2]
+        raise FrameError(f"{_ACCEPTED}; got shape {list(frame.shape)}")
+    check_frame_size(*frame.shape[:2])
+
+
+def check_frame_size(height: int, width: int) -> None:
+    """Raise :class:`FrameError` unless both sides are in the documented range."""
     if not (MIN_FRAME_SIDE <= height <= MAX_FRAME_SIDE and MIN_FRAME_SIDE <= width <= MAX_FRAME_SIDE):
-        raise FrameError(f"{accepted}; got {height}x{width}")
+        raise FrameError(f"{_ACCEPTED}; got {height}x{width}")
 
 
 def check_frame_time(frame_time: np.ndarray) -> None:

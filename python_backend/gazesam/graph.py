@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .contracts import ENSEMBLE_INPUTS, ENSEMBLE_OUTPUTS, NetworkContract, network_contract
+from .contracts import (
+    ENSEMBLE_INPUTS,
+    ENSEMBLE_NAME,
+    ENSEMBLE_OUTPUTS,
+    GATE,
+    JPEG_ENSEMBLE_INPUTS,
+    JPEG_ENSEMBLE_NAME,
+    NetworkContract,
+    TensorSpec,
+    network_contract,
+)
 from .steps import python_steps
 
 # Triton model name of each network (key as in contracts.NETWORK_KEYS).
@@ -33,6 +43,7 @@ class Node:
     inputs: dict[str, str]  # model input name -> graph tensor name
     outputs: dict[str, str]  # model output name -> graph tensor name
     network: str | None = None  # network key when the model is a network, else None (a Python step)
+    gate: str | None = None  # graph tensor that, when 0, lets a gated runtime skip this network (contracts.GATE)
 
 
 def graph_tensor(model: str, tensor: str) -> str:
@@ -66,6 +77,18 @@ _WIRING: tuple[tuple[str, dict[str, str | None]], ...] = (
 )
 
 
+# Cheap paths (contracts.GATE): without a viewer no network after the face detector can matter, and
+# without a box prompt the decoder cannot. Gating the detector, depth and SAM encoder on the face makes
+# them wait for the (small) face detector; their pre-processing still starts at once.
+_GATES = {
+    "gaze_estimator": "FACE_TRACK_ID",
+    "object_detector": "FACE_TRACK_ID",
+    "depth_estimator": "FACE_TRACK_ID",
+    "sam_encoder": "FACE_TRACK_ID",
+    "sam_decoder": "PROMPT_COUNT",
+}
+
+
 def _model_io(model: str, detector_family: str) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
     network = {m: k for k, m in NETWORK_MODELS.items()}.get(model)
     if network is not None:
@@ -75,10 +98,15 @@ def _model_io(model: str, detector_family: str) -> tuple[tuple[str, ...], tuple[
     return tuple(s.name for s in step.inputs), tuple(s.name for s in step.outputs), None
 
 
-def pipeline_graph(detector_family: str = "yolox") -> tuple[Node, ...]:
-    """The composing models in a valid execution order, with every input resolved to a graph tensor."""
+def pipeline_graph(detector_family: str = "yolox", jpeg: bool = False) -> tuple[Node, ...]:
+    """The composing models in a valid execution order, with every input resolved to a graph tensor.
+
+    ``jpeg``: the graph of the ``gazesam_jpeg`` ensemble, whose first step decodes a JPEG frame instead
+    of checking a raw one; every later node is the same model with the same wiring.
+    """
+    wiring = ((("frame_decode", {}),) + _WIRING[1:]) if jpeg else _WIRING
     nodes = []
-    for model, sources in _WIRING:
+    for model, sources in wiring:
         input_names, output_names, network = _model_io(model, detector_family)
         inputs = {}
         for name in input_names:
@@ -88,15 +116,23 @@ def pipeline_graph(detector_family: str = "yolox") -> tuple[Node, ...]:
             else:
                 inputs[name] = graph_tensor(producer, name)
         outputs = {name: graph_tensor(model, name) for name in output_names}
-        nodes.append(Node(model, inputs, outputs, network))
-    _check_wiring(nodes)
+        nodes.append(Node(model, inputs, outputs, network, _GATES.get(model)))
+    _check_wiring(nodes, JPEG_ENSEMBLE_INPUTS if jpeg else ENSEMBLE_INPUTS)
     return tuple(nodes)
 
 
-def _check_wiring(nodes: list[Node]) -> None:
-    available = {spec.name for spec in ENSEMBLE_INPUTS}
+def ensembles(detector_family: str = "yolox") -> dict[str, tuple[tuple[TensorSpec, ...], tuple[Node, ...]]]:
+    """Every ensemble the repository serves: name -> (its inputs, its graph). Outputs are ENSEMBLE_OUTPUTS."""
+    return {
+        ENSEMBLE_NAME: (ENSEMBLE_INPUTS, pipeline_graph(detector_family)),
+        JPEG_ENSEMBLE_NAME: (JPEG_ENSEMBLE_INPUTS, pipeline_graph(detector_family, jpeg=True)),
+    }
+
+
+def _check_wiring(nodes: list[Node], inputs: tuple[TensorSpec, ...]) -> None:
+    available = {spec.name for spec in inputs}
     for node in nodes:
-        missing = [t for t in node.inputs.values() if t not in available]
+        missing = [t for t in [*node.inputs.values(), node.gate] if t is not None and t not in available]
         if missing:
             raise ValueError(f"{node.model} reads {missing} before anything produces them")
         available.update(node.outputs.values())

@@ -43,6 +43,17 @@ class OnnxNetwork:
         )
         self._output_names = [spec.name for spec in contract.outputs]
 
+    def gated(self, gate: np.ndarray, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Like calling the network, but skipped when ``gate`` (:data:`~gazesam.contracts.GATE`) is 0.
+
+        Skipped outputs are zeros of the contract's shapes, with a dynamic axis of one.
+        """
+        if int(gate.reshape(-1)[0]) != 0:
+            return self(**inputs)
+        return {
+            spec.name: np.zeros([1 if n == -1 else n for n in spec.shape], spec.np_dtype) for spec in self.contract.outputs
+        }
+
     def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Run on ``inputs`` (contract input name -> array); returns contract output name -> array."""
         for spec in self.contract.inputs:

@@ -7,6 +7,7 @@ server serves, from a model repository (``<repo>/<model>/1/model.onnx``).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -31,10 +32,13 @@ class InProcessPipeline:
     Like the server, it keeps per-stream state (viewer track, smoothing, mask hold) for every stream ID.
     """
 
-    def __init__(self, repository: str | Path, settings: Settings | None = None):
+    def __init__(self, repository: str | Path, settings: Settings | None = None, gated: bool = True):
+        """``gated=False`` runs every network on every frame, as a runtime without cheap paths does."""
         self.settings = settings or load_settings()
         family = self.settings.detector.family
         self.nodes: tuple[Node, ...] = pipeline_graph(family)
+        if not gated:
+            self.nodes = tuple(dataclasses.replace(node, gate=None) for node in self.nodes)
         self._steps = {name: StepInstance(step, self.settings) for name, step in python_steps(family).items()}
         self._networks = {
             node.model: OnnxNetwork(network_file(Path(repository), node.model), network_contract(node.network, family))
@@ -59,9 +63,11 @@ class InProcessPipeline:
         tensors = {frame_input.name: frame, time_input.name: np.array([frame_time_s], time_input.np_dtype)}
         for node in self.nodes:
             inputs = {name: tensors[source] for name, source in node.inputs.items()}
-            if node.network is not None:
+            if node.network is None:
+                outputs = self._steps[node.model](inputs, stream_id, start, end, time.monotonic())
+            elif node.gate is None:
                 outputs = self._networks[node.model](**inputs)
             else:
-                outputs = self._steps[node.model](inputs, stream_id, start, end, time.monotonic())
+                outputs = self._networks[node.model].gated(tensors[node.gate], **inputs)
             tensors.update({node.outputs[name]: value for name, value in outputs.items()})
         return {spec.name: tensors[spec.name] for spec in ENSEMBLE_OUTPUTS}

@@ -27,6 +27,7 @@ from .contracts import (
     ENSEMBLE_OUTPUTS,
     FACE,
     GAZE,
+    JPEG_ENSEMBLE_INPUTS,
     MASK_ON,
     MAX_PROMPTS,
     SAM_DECODER,
@@ -34,7 +35,8 @@ from .contracts import (
     Status,
     TensorSpec,
 )
-from .frame_check import check_frame, check_frame_time
+from .frame_check import check_frame, check_frame_size, check_frame_time
+from .jpeg_frame import decode_jpeg_frame
 from .boxes import clip_boxes
 from .mask_hold import MaskHold, Target
 from .settings import Settings
@@ -52,7 +54,12 @@ class Step:
     outputs: tuple[TensorSpec, ...]
     run: StepFn  # run(settings, **inputs), or run(settings, state, **inputs) -> {output name: array}
     stream_state: Callable[[Settings], Any] | None = None  # builds a stream's fresh state; None = stateless
-    admits_streams: bool = False  # the stateful step that refuses streams beyond MAX_STREAMS
+    admits_streams: bool = False  # the ensemble's first step: tracks which streams run, refuses beyond MAX_STREAMS
+
+    @property
+    def tracks_streams(self) -> bool:
+        """True for a step served under Triton's sequence batcher (it keeps per-stream state or admits streams)."""
+        return self.stream_state is not None or self.admits_streams
 
     def __call__(self, settings: Settings, inputs: dict[str, np.ndarray], state: Any = None) -> dict[str, np.ndarray]:
         if self.stream_state is None:
@@ -61,6 +68,7 @@ class Step:
 
 
 FRAME, FRAME_TIME = ENSEMBLE_INPUTS
+JPEG_FRAME = JPEG_ENSEMBLE_INPUTS[0]
 _ENSEMBLE_OUT = {spec.name: spec for spec in ENSEMBLE_OUTPUTS}
 VALID_FRAME = TensorSpec("VALID_FRAME", "uint8", (-1, -1, 3))
 FRAME_HW = TensorSpec("FRAME_HW", "int32", (2,))
@@ -89,7 +97,10 @@ def _single_image(spec: TensorSpec) -> TensorSpec:
 
 
 def _frame_hw(frame_hw: np.ndarray) -> tuple[int, int]:
-    return int(frame_hw[0]), int(frame_hw[1])
+    """FRAME_HW as (height, width), checked: a step sizes masks from it, so a direct call cannot exhaust memory."""
+    height, width = int(frame_hw[0]), int(frame_hw[1])
+    check_frame_size(height, width)
+    return height, width
 
 
 # --- validation: once, before the branches fan out ----------------------------------------------
@@ -100,6 +111,13 @@ def _frame_check(settings: Settings, FRAME: np.ndarray, FRAME_TIME: np.ndarray) 
     check_frame(FRAME)
     check_frame_time(FRAME_TIME)
     return {"VALID_FRAME": FRAME}
+
+
+def _frame_decode(settings: Settings, JPEG_FRAME: np.ndarray, FRAME_TIME: np.ndarray) -> dict[str, np.ndarray]:
+    """Decode a JPEG frame (size checked from its header first) and check it and its timestamp, before the branches."""
+    frame = decode_jpeg_frame(JPEG_FRAME)
+    check_frame_time(FRAME_TIME)
+    return {"VALID_FRAME": frame}
 
 
 # --- face branch ---------------------------------------------------------------------------------
@@ -378,7 +396,8 @@ def python_steps(detector_family: str = "yolox") -> dict[str, Step]:
     detector_pre, detector_post = _detector_steps(detector_family)
     depth_out = DEPTH.output("output")
     steps = [
-        Step("frame_check", (FRAME, FRAME_TIME), (VALID_FRAME,), _frame_check),
+        Step("frame_check", (FRAME, FRAME_TIME), (VALID_FRAME,), _frame_check, admits_streams=True),
+        Step("frame_decode", (JPEG_FRAME, FRAME_TIME), (VALID_FRAME,), _frame_decode, admits_streams=True),
         Step("face_preprocess", (FRAME,), (FACE.input("full_image"), FACE_RATIO, FRAME_HW), _face_preprocess),
         Step(
             "face_track",
@@ -386,7 +405,6 @@ def python_steps(detector_family: str = "yolox") -> dict[str, Step]:
             (GAZE.input("input"), FACE_BOX, FACE_SCORE, FACE_TRACK_ID),
             _face_track,
             stream_state=new_face_track_state,
-            admits_streams=True,
         ),
         detector_pre,
         detector_post,

@@ -1,14 +1,21 @@
 """Per-stream state on the server: one entry per client stream (Triton sequence), never shared.
 
-A stateful step keeps a :class:`StreamTable`. The first stateful step of the graph admits streams
-and answers stream ``max_streams + 1`` with :class:`StreamLimitError`; later stateful steps follow
-it and make room by dropping their least recently used stream instead of refusing.
+Every stateful step keeps a :class:`StreamTable`. The ensemble's first step (``frame_check`` /
+``frame_decode``) admits streams: it answers stream ``max_streams + 1`` with :class:`StreamLimitError`
+before any branch runs. Later stateful steps follow it: they hold only admitted streams, dropped at
+the stream's end or when idle.
+
+A stream is known to a table only once its start request succeeded there; a later request of a
+stream the table does not know gets :class:`UnknownStreamError` (the client starts the stream again).
+Refusing early matters: Triton 2.51 answers a sequence error raised at the ensemble's first step, but
+one raised by a later step's sequence batcher is never answered, so a later step must never receive a
+request its batcher would refuse.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 import numpy as np
 
@@ -25,47 +32,55 @@ class StreamLimitError(RuntimeError):
     """Every stream slot is in use; the message says how to free one."""
 
 
-class StreamTable(Generic[S]):
-    """Stream ID -> state, created fresh on a stream's start and dropped at its end or when idle."""
+class UnknownStreamError(RuntimeError):
+    """A request continues a stream that never started here, or that was dropped when idle."""
 
-    def __init__(self, new_state: Callable[[], S], max_streams: int, idle_timeout_s: float, admits: bool):
+
+class StreamTable(Generic[S]):
+    """Stream ID -> state, created fresh on a stream's start and dropped at its end or when idle.
+
+    ``max_streams``: refuse a new stream beyond this many (the admitting table); None: no limit of its own.
+    """
+
+    def __init__(self, new_state: Callable[[], S], max_streams: int | None, idle_timeout_s: float):
         self._new_state = new_state
         self.max_streams = max_streams
         self.idle_timeout_s = idle_timeout_s
-        self.admits = admits
         self._entries: OrderedDict[int | str, tuple[S, float]] = OrderedDict()  # least recently used first
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def state(self, stream_id: int | str, start: bool, now: float) -> S:
-        """The state of ``stream_id`` at wall time ``now``: fresh when ``start`` or when not known."""
-        if start or stream_id not in self._entries:
+        """The state of ``stream_id`` at wall time ``now``; a fresh one when ``start``."""
+        if start:
             self._entries.pop(stream_id, None)
             self._make_room(now)
             state = self._new_state()
-        else:
+        elif stream_id in self._entries:
             state = self._entries.pop(stream_id)[0]
+        else:
+            raise UnknownStreamError(
+                f"stream {stream_id} is not running on the server (its first frame failed, the server restarted, "
+                f"or it sent nothing for {self.idle_timeout_s:g} s): its next request must specify the START flag"
+            )
         self._entries[stream_id] = (state, now)
         return state
 
     def end(self, stream_id: int | str) -> None:
-        """Forget ``stream_id`` (its last frame was processed); its slot is free again."""
+        """Forget ``stream_id`` (its last frame was processed, or its start failed); its slot is free again."""
         self._entries.pop(stream_id, None)
 
     def _make_room(self, now: float) -> None:
         idle = [sid for sid, (_, seen) in self._entries.items() if now - seen > self.idle_timeout_s]
         for sid in idle:
             del self._entries[sid]
-        if len(self._entries) < self.max_streams:
-            return
-        if self.admits:
+        if self.max_streams is not None and len(self._entries) >= self.max_streams:
             raise StreamLimitError(
                 f"the server keeps state for at most {self.max_streams} concurrent streams and all are in use; "
                 f"end a stream (sequence_end on its last frame) or wait until one has been idle for "
                 f"{self.idle_timeout_s:g} s"
             )
-        self._entries.popitem(last=False)
 
 
 class StepInstance:
@@ -74,10 +89,10 @@ class StepInstance:
     def __init__(self, step: "Step", settings: "Settings"):
         self.step, self.settings = step, settings
         self.streams: StreamTable | None = None
-        if step.stream_state is not None:
-            self.streams = StreamTable(
-                lambda: step.stream_state(settings), MAX_STREAMS, STREAM_IDLE_TIMEOUT_S, step.admits_streams
-            )
+        if step.tracks_streams:
+            new_state: Callable[[], Any] = (lambda: step.stream_state(settings)) if step.stream_state else bool
+            limit = MAX_STREAMS if step.admits_streams else None
+            self.streams = StreamTable(new_state, limit, STREAM_IDLE_TIMEOUT_S)
 
     def __call__(
         self, inputs: dict[str, np.ndarray], stream_id: int | str, start: bool, end: bool, now: float
@@ -87,7 +102,11 @@ class StepInstance:
             return self.step(self.settings, inputs)
         state = self.streams.state(stream_id, start, now)
         try:
-            return self.step(self.settings, inputs, state)
-        finally:
-            if end:
+            outputs = self.step(self.settings, inputs, state)
+        except Exception:
+            if start:  # a stream whose start failed is not running: its next request must start it again
                 self.streams.end(stream_id)
+            raise
+        if end:
+            self.streams.end(stream_id)
+        return outputs

@@ -1,7 +1,8 @@
 """Triton Python-backend model running one network with ONNX Runtime (the CPU profile).
 
 The embedded Triton has no onnxruntime backend, so each network model of the CPU repository is
-this adapter over :class:`gazesam.onnx_network.OnnxNetwork` and its ``1/model.onnx``.
+this adapter over :class:`gazesam.onnx_network.OnnxNetwork` and its ``1/model.onnx``. Inputs are
+size-checked (:mod:`gazesam.input_limits`) before they are read.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from pathlib import Path
 
 import triton_python_backend_utils as pb_utils
 
-from gazesam.contracts import network_contract
+from gazesam.contracts import GATE, network_contract
+from gazesam.model_files import ContractError, ModelFileError
 from gazesam.onnx_network import OnnxNetwork
+
+from .request_inputs import checked_inputs
 
 
 class TritonPythonModel:
@@ -20,7 +24,13 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         params = {key: value["string_value"] for key, value in config["parameters"].items()}
         path = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
-        self.network = OnnxNetwork(path, network_contract(params["network"], params["detector_family"]))
+        try:
+            self.network = OnnxNetwork(path, network_contract(params["network"], params["detector_family"]))
+        except (ModelFileError, ContractError) as exc:  # one clear line in Triton's log, not a chained trace
+            raise RuntimeError(
+                f"{config['name']}: {exc} Then regenerate the repository: "
+                "'python -m build_engines repository' (or run 'make setup')."
+            ) from None
         label = self.network.provenance.label
         if label != params["provenance"]:
             raise ValueError(
@@ -36,11 +46,9 @@ class TritonPythonModel:
         responses = []
         for request in requests:
             try:
-                inputs = {
-                    spec.name: pb_utils.get_input_tensor_by_name(request, spec.name).as_numpy()
-                    for spec in self.network.contract.inputs
-                }
-                outputs = self.network(**inputs)
+                inputs = checked_inputs(request, self.network.contract.inputs)
+                gate = pb_utils.get_input_tensor_by_name(request, GATE.name)  # absent when not gated
+                outputs = self.network(**inputs) if gate is None else self.network.gated(gate.as_numpy(), **inputs)
                 tensors = [pb_utils.Tensor(name, value) for name, value in outputs.items()]
                 responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             except Exception as exc:  # answer this request with the error; keep serving the rest

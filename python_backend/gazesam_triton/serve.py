@@ -5,6 +5,8 @@
 That build has only the Python backend; it needs the backend stub for this Python version placed
 in the backend folder, and the stub must find this virtual environment's packages (it derives its
 ``sys.prefix`` from the first ``python3`` on ``PATH``). This launcher arranges both.
+Before starting, it checks the repository (every network's ``model.onnx`` loads and matches its
+contract) and exits with status 2 and one line naming the bad file and the command that rebuilds it.
 Security: binds 127.0.0.1 unless ``--host`` says otherwise; model control mode is ``none``
 (no load/unload over the network).
 """
@@ -19,6 +21,8 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+
+from .repository_check import RepositoryError, check_repository
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,10 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    repository = Path(args.model_repository)
-    if not (repository / "gazesam" / "config.pbtxt").is_file():
-        print(f"error: {repository} holds no gazesam ensemble; run 'make setup' "
-              "(or 'python -m build_engines repository') first", file=sys.stderr)
+    try:
+        check_repository(args.model_repository)
+    except RepositoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     backend_dir = prepare_backend_dir(Path(args.backend_dir))
     process = subprocess.Popen(server_command(args, backend_dir), env=server_env())

@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from .repository_check import check_repository
 from .serve import ROOT, build_parser, prepare_backend_dir, server_command, server_env
 
 
@@ -52,6 +53,7 @@ class TritonProcess:
                 f"--metrics-port={self.metrics_port}",
             ]
         )
+        check_repository(self.repository)  # RepositoryError: one line naming the bad file and the fix
         backend_dir = prepare_backend_dir(Path(args.backend_dir))
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")

@@ -17,6 +17,8 @@ from gazesam.settings import load_settings
 from gazesam.steps import python_steps
 from gazesam.streams import StepInstance
 
+from .request_inputs import checked_inputs
+
 _START = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_START
 _END = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_END
 
@@ -24,7 +26,7 @@ _END = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_END
 def _respond(instance: StepInstance, request) -> "pb_utils.InferenceResponse":
     step = instance.step
     try:
-        inputs = {spec.name: pb_utils.get_input_tensor_by_name(request, spec.name).as_numpy() for spec in step.inputs}
+        inputs = checked_inputs(request, step.inputs)  # sizes checked before anything is read
         flags = request.flags()
         outputs = instance(inputs, request.correlation_id(), bool(flags & _START), bool(flags & _END), time.monotonic())
         tensors = [

@@ -1,0 +1,78 @@
+"""``engines.json``: what ``python -m build_engines engines`` built, read by the ``tensorrt`` profile.
+
+One record per network: the plan file, its precision, its frame-batch limit (0 = one frame per call)
+and the sha256 of the ONNX file it was built from, so a repository never pairs a plan with other weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+MANIFEST_NAME = "engines.json"
+BUILD_HINT = "python -m build_engines engines --precision-mode default --calibration-frames PATH"
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """One built plan: ``plan`` is a file name inside the engines folder."""
+
+    plan: str
+    precision: str
+    max_batch: int
+    onnx_sha256: str
+    provenance: str
+    calibration_cache: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineManifest:
+    precision_mode: str
+    tensorrt_version: str
+    detector_family: str
+    max_prompts: int
+    plans: dict[str, PlanRecord] = field(default_factory=dict)  # network key -> record
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(engines_dir: Path, manifest: EngineManifest) -> Path:
+    path = engines_dir / MANIFEST_NAME
+    path.write_text(json.dumps(asdict(manifest), indent=2) + "\n")
+    return path
+
+
+def read_manifest(engines_dir: Path) -> EngineManifest:
+    """The manifest in ``engines_dir``; FileNotFoundError naming the build command when there is none."""
+    path = engines_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no TensorRT plans in {engines_dir} ({MANIFEST_NAME} missing): build them on the GPU machine "
+            f"with '{BUILD_HINT}' (--out {engines_dir})"
+        )
+    raw = json.loads(path.read_text())
+    plans = {key: PlanRecord(**record) for key, record in raw.pop("plans").items()}
+    return EngineManifest(**raw, plans=plans)
+
+
+def plan_for(engines_dir: Path, manifest: EngineManifest, network: str, onnx_file: Path) -> tuple[Path, PlanRecord]:
+    """The plan of ``network`` built from exactly ``onnx_file``; FileNotFoundError naming the fix otherwise."""
+    record = manifest.plans.get(network)
+    if record is None or not (engines_dir / record.plan).is_file():
+        raise FileNotFoundError(
+            f"no TensorRT plan for {network!r} in {engines_dir}: run '{BUILD_HINT}' (--out {engines_dir})"
+        )
+    if record.onnx_sha256 != file_sha256(onnx_file):
+        raise FileNotFoundError(
+            f"the {network!r} plan in {engines_dir} was built from another ONNX file than {onnx_file}: "
+            f"rebuild with '{BUILD_HINT}'"
+        )
+    return engines_dir / record.plan, record

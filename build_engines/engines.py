@@ -1,0 +1,175 @@
+"""Building TensorRT plans with polygraphy, INT8 calibration, and the accuracy report (GPU machine only).
+
+    python -m build_engines engines --precision-mode default|optimized --calibration-frames PATH
+
+Sources are the FP32 ONNX files of a CPU-profile repository (``model_repository/<model>/1/model.onnx``),
+which is also the pipeline that turns the frames into each network's real inputs (``calibration``).
+Each plan is then run on those inputs and compared with the ONNX model under ONNX Runtime; the whole
+pipeline is compared too, with every network swapped for its plan.
+
+TensorRT and polygraphy come from ``requirements-gpu.txt`` (pinned to the TensorRT of NGC 24.10, the
+release whose Triton loads the plans). Everything that does not need them lives in plain modules
+(``frames``, ``calibration``, ``shapes``, ``precision``, ``accuracy``, ``engine_manifest``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+from tqdm import tqdm
+
+from gazesam.contracts import SAM_DECODER, network_contract
+from gazesam.graph import NETWORK_MODELS
+from gazesam.model_files import read_provenance
+from gazesam.pipeline import InProcessPipeline
+
+from .accuracy import NetworkAccuracy, format_network_rows, format_pipeline_row, pipeline_agreement
+from .calibration import Feed, NetworkWrapper, calibration_feeds, record_network_inputs, run_frames, swap_networks
+from .engine_manifest import EngineManifest, PlanRecord, file_sha256, write_manifest
+from .precision import network_precisions
+from .shapes import InputProfile, frame_batch_limit, input_profiles
+
+
+class EnginesUnavailable(RuntimeError):
+    """TensorRT, polygraphy or a CUDA GPU is missing here; the message says what to install or where to run."""
+
+
+@dataclass(frozen=True)
+class TensorRtTools:
+    trt: ModuleType
+    polygraphy_trt: ModuleType  # polygraphy.backend.trt
+
+
+def require_tensorrt() -> TensorRtTools:
+    """TensorRT and polygraphy, with a GPU TensorRT can use; :class:`EnginesUnavailable` otherwise."""
+    try:
+        trt = importlib.import_module("tensorrt")
+        polygraphy_trt = importlib.import_module("polygraphy.backend.trt")
+    except ImportError as exc:
+        raise EnginesUnavailable(
+            f"TensorRT/polygraphy are not installed here ({exc.name}): building plans needs an NVIDIA GPU and "
+            "'pip install -r requirements-gpu.txt' (inside the NGC container, see docker/README.md)"
+        ) from None
+    try:
+        builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    except Exception as exc:  # TensorRT raises a plain RuntimeError/TypeError when CUDA cannot start
+        builder, reason = None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    else:
+        reason = "no CUDA device"
+    if builder is None:
+        raise EnginesUnavailable(f"TensorRT {trt.__version__} cannot use a GPU here ({reason}); run on a GPU machine")
+    return TensorRtTools(trt, polygraphy_trt)
+
+
+def build_plan(
+    tools: TensorRtTools,
+    onnx_path: Path,
+    plan_path: Path,
+    precision: str,
+    profiles: tuple[InputProfile, ...],
+    calibration: list[Feed] | None = None,
+    cache_path: Path | None = None,
+) -> None:
+    """Build ``onnx_path`` into ``plan_path`` at ``precision``; INT8 is calibrated (entropy) on ``calibration``."""
+    ptrt = tools.polygraphy_trt
+    profile = ptrt.Profile()
+    for p in profiles:
+        profile.add(p.name, min=p.min, opt=p.opt, max=p.max)
+    calibrator = None
+    if precision == "int8":
+        calibrator = ptrt.Calibrator(
+            data_loader=calibration, cache=str(cache_path), BaseClass=tools.trt.IInt8EntropyCalibrator2
+        )
+    config = ptrt.CreateConfig(
+        fp16=precision == "fp16", int8=precision == "int8", profiles=[profile], calibrator=calibrator
+    )
+    engine = ptrt.engine_from_network(ptrt.network_from_onnx_path(str(onnx_path)), config=config)
+    ptrt.save_engine(engine, path=str(plan_path))
+
+
+class PlanNetwork(NetworkWrapper):
+    """A built plan in place of the ONNX network ``like`` (same call, contract and provenance)."""
+
+    def __init__(self, tools: TensorRtTools, plan_path: Path, like: object):
+        super().__init__(like)
+        ptrt = tools.polygraphy_trt
+        self._runner = ptrt.TrtRunner(ptrt.EngineFromBytes(ptrt.BytesFromPath(str(plan_path))))
+        self._runner.activate()
+
+    def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = self._runner.infer(feed_dict=inputs)
+        return {spec.name: np.array(outputs[spec.name], dtype=spec.np_dtype) for spec in self.contract.outputs}
+
+    def close(self) -> None:
+        self._runner.deactivate()
+
+
+def compare_network(
+    network: str, precision: str, reference: object, candidate: PlanNetwork, feeds: list[Feed]
+) -> NetworkAccuracy:
+    """Run both on every feed and fold the differences into one :class:`NetworkAccuracy`."""
+    result = NetworkAccuracy(network, precision)
+    masks_output = SAM_DECODER.outputs[0].name if network == SAM_DECODER.key else None
+    for feed in feeds:
+        result.add(reference(**feed), candidate(**feed), masks_output)
+    return result
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    repository: Path  # CPU-profile repository: ONNX sources and the calibration pipeline
+    out: Path
+    precision_mode: str
+    frames: list[np.ndarray]
+    max_prompts: int
+    detector_family: str
+
+
+def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineManifest, list[str]]:
+    """Build every network's plan, write ``engines.json`` and return it with the report lines.
+
+    A network whose build fails is reported and left out; the others are still built.
+    """
+    request.out.mkdir(parents=True, exist_ok=True)
+    feeds = record_network_inputs(request.repository, request.frames)
+    precisions = network_precisions(request.precision_mode)
+    pipeline = InProcessPipeline(request.repository)
+    onnx_networks = {net.contract.key: net for net in pipeline._networks.values()}
+    plans: dict[str, PlanRecord] = {}
+    built: dict[str, PlanNetwork] = {}
+    results: list[NetworkAccuracy] = []
+    failures: list[str] = []
+    for network in tqdm(list(precisions), desc=f"TensorRT plans ({request.precision_mode})", unit="plan"):
+        model = NETWORK_MODELS[network]
+        onnx_path = request.repository / model / "1" / "model.onnx"
+        contract = network_contract(network, request.detector_family)
+        max_batch = frame_batch_limit(contract, onnx_path)
+        precision = precisions[network]
+        plan_path = request.out / f"{model}.plan"
+        cache = request.out / f"{model}.int8.cache" if precision == "int8" else None
+        try:
+            calibration = calibration_feeds(feeds[network]) if precision == "int8" else None
+            build_plan(tools, onnx_path, plan_path, precision, input_profiles(contract, max_batch, request.max_prompts),
+                       calibration, cache)
+        except Exception as exc:  # report and go on: a machine builds what it can
+            failures.append(f"{network}: build failed: {exc}")
+            continue
+        plans[network] = PlanRecord(plan_path.name, precision, max_batch, file_sha256(onnx_path),
+                                    read_provenance(onnx_path).label, cache.name if cache else None)
+        built[network] = PlanNetwork(tools, plan_path, onnx_networks[network])
+        results.append(compare_network(network, precision, onnx_networks[network], built[network], feeds[network]))
+    manifest = EngineManifest(request.precision_mode, tools.trt.__version__, request.detector_family,
+                              request.max_prompts, plans)
+    write_manifest(request.out, manifest)
+    lines = format_network_rows(results)
+    if len(built) == len(precisions):
+        reference = run_frames(InProcessPipeline(request.repository), request.frames, "pipeline (ONNX FP32)")
+        swap_networks(pipeline, lambda net: built[net.contract.key])
+        lines.append(format_pipeline_row(pipeline_agreement(reference, run_frames(pipeline, request.frames, "pipeline (plans)"))))
+    for plan in built.values():
+        plan.close()
+    return manifest, lines + failures

@@ -1,0 +1,254 @@
+"""Repository profiles: which runtime serves the six networks. The ensemble never changes.
+
+``cpu`` (the default, written by :func:`build_engines.repository.write_repository` itself): each network
+is a Python-backend model running ONNX Runtime on the CPU; it is what the embedded Triton here can serve.
+The other profiles need the NGC ``tritonserver`` container (native backends) and a GPU:
+
+- ``onnx``: the native ``onnxruntime`` backend on ``model.onnx`` (CUDA; ``--onnx-tensorrt`` adds
+  ONNX Runtime's TensorRT accelerator with upstream's default precisions);
+- ``tensorrt``: ``tensorrt_plan`` models from ``python -m build_engines engines`` (see engine_manifest);
+- ``pytorch``: Python-backend models running the network in PyTorch (CUDA when present, else CPU).
+
+A profile changes only the network models (config, model file, adapter); Python steps, the ensemble
+and every tensor name stay as generated. Each network config states ``profile``, ``precision`` and
+``runtime`` in its parameters, beside ``provenance``, so a running server tells what it serves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from gazesam.contracts import NETWORK_KEYS, NetworkContract, TensorSpec
+
+from .engine_manifest import EngineManifest, plan_for, read_manifest
+from .precision import network_precisions
+from .repository import GENERATED_BY, _parameters, _place_model_file, choose_model_file, tensor_block
+from .shapes import PROMPT_INPUT, frame_batch_limit
+
+PROFILES = ("cpu", "onnx", "tensorrt", "pytorch")
+
+QUEUE_DELAY_US = 2000
+"""How long a batchable request may wait for others: 2 ms, small beside a frame's ~30 ms budget."""
+
+ORDER_NOTE = (
+    "count > 1 may reorder one stream's frames between steps unless each stream has one frame in flight "
+    "(the clients send one at a time, so the stateful steps still see frames in order)"
+)
+
+# GPU instance counts per network, with the reason written into its config.
+GPU_INSTANCES: dict[str, tuple[int, str]] = {
+    "face": (1, "tiny network (160x128 input, <1 GMAC): one instance keeps up with many streams"),
+    "gaze": (2, "ResNet-50 on one crop per frame: a 2nd instance overlaps one stream's copies with another's compute"),
+    "detector": (2, "mid-size detector: a 2nd instance overlaps streams on the GPU"),
+    "depth": (2, "heaviest network (ViT-B at 518x518): 2 instances keep the GPU busy while one waits on copies"),
+    "sam_encoder": (2, "heavy, and its batch axis is fixed here: 2 instances overlap streams instead of batching"),
+    "sam_decoder": (2, "light per call but it cannot batch frames: a 2nd instance overlaps streams"),
+}
+BATCHED_ENCODER_INSTANCES = (1, "one instance: dynamic batching already fills the GPU with several streams' frames")
+
+
+@dataclass(frozen=True)
+class Scheduling:
+    """How Triton schedules one network model; each choice carries the reason written beside it."""
+
+    max_batch_size: int
+    batching_reason: str
+    count: int
+    kind: str
+    count_reason: str
+
+
+def batching_reason(contract: NetworkContract, max_batch: int) -> str:
+    """One line: why this network does or does not use Triton's dynamic batcher."""
+    if max_batch > 0:
+        return (
+            f"dynamic batching up to {max_batch} frames of different streams, waiting at most "
+            f"{QUEUE_DELAY_US} us: every tensor of this network has a dynamic frame axis"
+        )
+    prompt_axes = [s.name for s in contract.inputs if (contract.key, s.name) == PROMPT_INPUT]
+    fixed = [s.name for s in contract.inputs if s.shape[0] != -1]
+    why = f"{', '.join(fixed)} has a fixed leading axis of 1" if fixed else "its model file has a fixed batch axis"
+    if prompt_axes:
+        why += f" and {prompt_axes[0]}'s leading axis counts one frame's prompts, not frames"
+    return f"no dynamic batching: {why}; tensors keep their own batch axis (max_batch_size 0)"
+
+
+def gpu_scheduling(contract: NetworkContract, max_batch: int, kind: str = "KIND_GPU") -> Scheduling:
+    """Scheduling of ``contract``'s network for several streams on one GPU."""
+    count, reason = BATCHED_ENCODER_INSTANCES if max_batch > 0 else GPU_INSTANCES[contract.key]
+    if count > 1:
+        reason = f"{reason}; {ORDER_NOTE}"
+    return Scheduling(max_batch, batching_reason(contract, max_batch), count, kind, reason)
+
+
+def _unbatched(specs: tuple[TensorSpec, ...]) -> tuple[TensorSpec, ...]:
+    """Specs without their leading frame axis, as Triton wants dims when max_batch_size > 0."""
+    return tuple(replace(spec, shape=spec.shape[1:]) for spec in specs)
+
+
+def network_config(
+    name: str,
+    doc: str,
+    runtime_line: str,
+    contract: NetworkContract,
+    scheduling: Scheduling,
+    params: dict[str, str],
+    extra: tuple[str, ...] = (),
+) -> str:
+    """``config.pbtxt`` of one network model under a non-CPU profile."""
+    batched = scheduling.max_batch_size > 0
+    inputs = _unbatched(contract.inputs) if batched else contract.inputs
+    outputs = _unbatched(contract.outputs) if batched else contract.outputs
+    batcher = f"dynamic_batching {{ max_queue_delay_microseconds: {QUEUE_DELAY_US} }}" if batched else None
+    lines = [
+        f"# {name}: {doc}",
+        f"# {GENERATED_BY}",
+        f'name: "{name}"',
+        runtime_line,
+        f"# {scheduling.batching_reason}",
+        f"max_batch_size: {scheduling.max_batch_size}",
+        tensor_block("input", inputs),
+        tensor_block("output", outputs),
+        *([batcher] if batcher else []),
+        f"# {scheduling.count_reason}",
+        f"instance_group [ {{ count: {scheduling.count} kind: {scheduling.kind} }} ]",
+        *extra,
+        _parameters(params),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def onnx_tensorrt_accelerator(precision: str) -> str:
+    """ONNX Runtime's TensorRT accelerator block (engines cached so a restart does not rebuild them)."""
+    return "\n".join(
+        [
+            "# TensorRT accelerator inside ONNX Runtime; unsupported nodes fall back to CUDA.",
+            "optimization { execution_accelerators { gpu_execution_accelerator : [ {",
+            '  name : "tensorrt"',
+            f'  parameters {{ key: "precision_mode" value: "{precision.upper()}" }}',
+            '  parameters { key: "max_workspace_size_bytes" value: "1073741824" }',
+            '  parameters { key: "trt_engine_cache_enable" value: "1" }',
+            '  parameters { key: "trt_engine_cache_path" value: "/tmp/gazesam_ort_trt_cache" }',
+            "} ] } }",
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class NetworkModel:
+    """What a profile writes for one network: its config, and the Python adapter line (None: native backend)."""
+
+    config: str
+    adapter: str | None
+
+
+class OnnxProfile:
+    """Native ``onnxruntime`` backend on the GPU, optionally with its TensorRT accelerator."""
+
+    name = "onnx"
+
+    def __init__(self, tensorrt_accelerator: bool = False):
+        self.tensorrt_accelerator = tensorrt_accelerator
+
+    def preflight(self, models_dir: Path, detector_family: str, standin_size: str) -> None:
+        """Nothing to check beyond the model files the repository writer already requires."""
+
+    def network_model(
+        self, model: str, model_file: Path, contract: NetworkContract, params: dict[str, str], doc: str, version_dir: Path
+    ) -> NetworkModel:
+        _place_model_file(model_file, version_dir / "model.onnx")
+        scheduling = gpu_scheduling(contract, frame_batch_limit(contract, model_file))
+        if self.tensorrt_accelerator:
+            precision = network_precisions("default")[contract.key]
+            runtime, extra = "onnxruntime backend, TensorRT accelerator (CUDA fallback)", (
+                onnx_tensorrt_accelerator(precision),
+            )
+        else:
+            precision, runtime, extra = "fp32", "onnxruntime backend, CUDA", ()
+        params = params | {"profile": self.name, "precision": precision, "runtime": runtime}
+        config = network_config(model, doc, 'backend: "onnxruntime"', contract, scheduling, params, extra)
+        return NetworkModel(config, None)
+
+
+class TensorRtProfile:
+    """Native ``tensorrt`` backend on plans built by ``python -m build_engines engines``."""
+
+    name = "tensorrt"
+
+    def __init__(self, engines_dir: Path):
+        self.engines_dir = Path(engines_dir)
+        self.manifest: EngineManifest = read_manifest(self.engines_dir)
+
+    def preflight(self, models_dir: Path, detector_family: str, standin_size: str) -> None:
+        """Every network has a plan built from the very ONNX file it would serve; checked before writing."""
+        if self.manifest.detector_family != detector_family:
+            raise FileNotFoundError(
+                f"the plans in {self.engines_dir} are for detector family {self.manifest.detector_family!r}, "
+                f"not {detector_family!r}: rebuild them with 'python -m build_engines engines'"
+            )
+        for network in NETWORK_KEYS:
+            plan_for(self.engines_dir, self.manifest, network,
+                     choose_model_file(models_dir, network, detector_family, standin_size))
+
+    def network_model(
+        self, model: str, model_file: Path, contract: NetworkContract, params: dict[str, str], doc: str, version_dir: Path
+    ) -> NetworkModel:
+        plan, record = plan_for(self.engines_dir, self.manifest, contract.key, model_file)
+        _place_model_file(plan, version_dir / "model.plan")
+        scheduling = gpu_scheduling(contract, record.max_batch)
+        params = params | {
+            "profile": self.name,
+            "precision": record.precision,
+            "runtime": f"tensorrt {self.manifest.tensorrt_version} plan ({self.manifest.precision_mode} mode)",
+        }
+        config = network_config(model, doc, 'platform: "tensorrt_plan"', contract, scheduling, params)
+        return NetworkModel(config, None)
+
+
+class PyTorchProfile:
+    """Python-backend models running the network in PyTorch (``gazesam_triton.torch_model``).
+
+    ``KIND_CPU`` instances so the same repository also loads on a CPU-only server; the adapter moves
+    the network to CUDA itself when PyTorch sees a GPU (and logs which device it uses).
+    """
+
+    name = "pytorch"
+    adapter = "from gazesam_triton.torch_model import TritonPythonModel  # noqa: F401"
+
+    def preflight(self, models_dir: Path, detector_family: str, standin_size: str) -> None:
+        """The adapter converts ``model.onnx`` when the server loads it; nothing to build beforehand."""
+
+    def network_model(
+        self, model: str, model_file: Path, contract: NetworkContract, params: dict[str, str], doc: str, version_dir: Path
+    ) -> NetworkModel:
+        _place_model_file(model_file, version_dir / "model.onnx")
+        scheduling = gpu_scheduling(contract, frame_batch_limit(contract, model_file), kind="KIND_CPU")
+        scheduling = replace(scheduling, count_reason=f"{scheduling.count_reason}; KIND_CPU: the adapter picks CUDA")
+        params = params | {
+            "profile": self.name,
+            "precision": "fp32",
+            "runtime": "pytorch (python backend; CUDA when present, else CPU)",
+        }
+        config = network_config(model, doc, 'backend: "python"', contract, scheduling, params)
+        return NetworkModel(config, self.adapter)
+
+
+NetworkProfile = OnnxProfile | TensorRtProfile | PyTorchProfile
+
+
+def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool = False) -> NetworkProfile | None:
+    """The profile called ``name``; None for ``cpu`` (the repository writer's own default)."""
+    if name == "cpu":
+        return None
+    if name == "onnx":
+        return OnnxProfile(onnx_tensorrt)
+    if name == "tensorrt":
+        if engines_dir is None:
+            raise ValueError("the tensorrt profile needs the engines folder (--engines)")
+        return TensorRtProfile(engines_dir)
+    if name == "pytorch":
+        return PyTorchProfile()
+    raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+

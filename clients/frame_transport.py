@@ -1,0 +1,156 @@
+"""How a client hands a frame to the server: raw bytes in the request, system shared memory, or JPEG.
+
+    raw  FRAME travels inside the gRPC/HTTP request (H*W*3 bytes per frame); works across machines.
+    shm  FRAME and MASK live in POSIX shared memory regions registered with a server on the same host;
+         the request carries only their names (tritonclient.utils.shared_memory).
+    jpeg the frame is JPEG-encoded and sent to the ``gazesam_jpeg`` ensemble, which decodes it on the
+         server (a few % of the raw size; costs an encode on the client and a decode on the server).
+
+Each transport builds the request's inputs and requested outputs and reads the outputs back; one
+instance per client connection (a shared-memory transport owns its regions; call ``close``).
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from typing import Any
+
+import cv2
+import numpy as np
+
+with warnings.catch_warnings():  # tritonclient 2.51's shared_memory imports the deprecated pkg_resources
+    warnings.simplefilter("ignore", UserWarning)
+    import tritonclient.utils.shared_memory as shm
+
+from gazesam.contracts import (
+    ENSEMBLE_INPUTS,
+    ENSEMBLE_NAME,
+    ENSEMBLE_OUTPUTS,
+    JPEG_ENSEMBLE_INPUTS,
+    JPEG_ENSEMBLE_NAME,
+    TensorSpec,
+)
+
+TRANSPORTS = ("raw", "shm", "jpeg")
+_TRITON_DTYPE = {"uint8": "UINT8", "float64": "FP64"}
+_MASK = next(spec for spec in ENSEMBLE_OUTPUTS if spec.name == "MASK")
+
+
+def _tensor(module: Any, spec: TensorSpec, value: np.ndarray) -> Any:
+    tensor = module.InferInput(spec.name, list(value.shape), _TRITON_DTYPE[spec.dtype])
+    tensor.set_data_from_numpy(value)
+    return tensor
+
+
+def _time_tensor(module: Any, frame_time_s: float) -> Any:
+    return _tensor(module, ENSEMBLE_INPUTS[1], np.array([frame_time_s], np.float64))
+
+
+class RawTransport:
+    """FRAME inside the request."""
+
+    model_name = ENSEMBLE_NAME
+
+    def __init__(self, module: Any, client: Any):
+        self._module = module
+
+    def inputs(self, frame: np.ndarray, frame_time_s: float) -> list:
+        return [_tensor(self._module, ENSEMBLE_INPUTS[0], np.ascontiguousarray(frame)),
+                _time_tensor(self._module, frame_time_s)]
+
+    def outputs(self, frame_hw: tuple[int, int]) -> list:
+        return [self._module.InferRequestedOutput(spec.name) for spec in ENSEMBLE_OUTPUTS]
+
+    def read(self, response: Any, frame_hw: tuple[int, int]) -> dict[str, np.ndarray]:
+        return {spec.name: response.as_numpy(spec.name) for spec in ENSEMBLE_OUTPUTS}
+
+    def close(self) -> None:
+        pass
+
+
+class JpegTransport(RawTransport):
+    """The frame JPEG-encoded (``quality`` 1..100) for the ``gazesam_jpeg`` ensemble."""
+
+    model_name = JPEG_ENSEMBLE_NAME
+
+    def __init__(self, module: Any, client: Any, quality: int = 90):
+        super().__init__(module, client)
+        self.quality = quality
+
+    def inputs(self, frame: np.ndarray, frame_time_s: float) -> list:
+        ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if not ok:
+            raise ValueError(f"cannot JPEG-encode a frame of shape {frame.shape}")
+        return [_tensor(self._module, JPEG_ENSEMBLE_INPUTS[0], data.reshape(-1)), _time_tensor(self._module, frame_time_s)]
+
+
+class _Region:
+    """One registered system shared-memory region of ``size`` bytes."""
+
+    def __init__(self, client: Any, size: int, role: str):
+        self.name = f"gazesam-{role}-{uuid.uuid4().hex[:12]}"
+        self.size = size
+        self.handle = shm.create_shared_memory_region(self.name, f"/{self.name}", size)
+        try:
+            client.register_system_shared_memory(self.name, f"/{self.name}", size)
+        except Exception:
+            shm.destroy_shared_memory_region(self.handle)
+            raise
+
+    def release(self, client: Any) -> None:
+        try:
+            client.unregister_system_shared_memory(self.name)
+        finally:
+            shm.destroy_shared_memory_region(self.handle)
+
+
+class SharedMemoryTransport(RawTransport):
+    """FRAME in and MASK out through shared memory; the server must run on this host."""
+
+    def __init__(self, module: Any, client: Any):
+        super().__init__(module, client)
+        self._client = client
+        self._frame: _Region | None = None
+        self._mask: _Region | None = None
+
+    def _regions_for(self, frame_hw: tuple[int, int]) -> tuple[_Region, _Region]:
+        frame_bytes, mask_bytes = frame_hw[0] * frame_hw[1] * 3, frame_hw[0] * frame_hw[1]
+        if self._frame is None or self._frame.size != frame_bytes:
+            self.close()
+            self._frame = _Region(self._client, frame_bytes, "frame")
+            self._mask = _Region(self._client, mask_bytes, "mask")
+        return self._frame, self._mask
+
+    def inputs(self, frame: np.ndarray, frame_time_s: float) -> list:
+        region, _ = self._regions_for(frame.shape[:2])
+        shm.set_shared_memory_region(region.handle, [np.ascontiguousarray(frame)])
+        tensor = self._module.InferInput(ENSEMBLE_INPUTS[0].name, list(frame.shape), "UINT8")
+        tensor.set_shared_memory(region.name, region.size)
+        return [tensor, _time_tensor(self._module, frame_time_s)]
+
+    def outputs(self, frame_hw: tuple[int, int]) -> list:
+        _, mask = self._regions_for(frame_hw)
+        requested = super().outputs(frame_hw)
+        for output in requested:
+            if output.name() == _MASK.name:
+                output.set_shared_memory(mask.name, mask.size)
+        return requested
+
+    def read(self, response: Any, frame_hw: tuple[int, int]) -> dict[str, np.ndarray]:
+        values = {spec.name: response.as_numpy(spec.name) for spec in ENSEMBLE_OUTPUTS if spec.name != _MASK.name}
+        values[_MASK.name] = shm.get_contents_as_numpy(self._mask.handle, np.uint8, list(frame_hw)).copy()
+        return values
+
+    def close(self) -> None:
+        regions, self._frame, self._mask = [r for r in (self._frame, self._mask) if r], None, None
+        for region in regions:
+            region.release(self._client)
+
+
+def make_transport(kind: str, module: Any, client: Any) -> RawTransport:
+    """The transport named ``kind`` (one of :data:`TRANSPORTS`) for a tritonclient ``client`` of ``module``."""
+    classes = {"raw": RawTransport, "shm": SharedMemoryTransport, "jpeg": JpegTransport}
+    if kind not in classes:
+        raise ValueError(f"transport must be one of {TRANSPORTS}, not {kind!r}")
+    return classes[kind](module, client)

@@ -1,0 +1,33 @@
+"""Reading a Triton request's input tensors, size-checked before any of them is read.
+
+Used by both Python-backend adapters (``step_model``, ``onnx_model``). The checks themselves are the
+pure functions of :mod:`gazesam.input_limits`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from gazesam.contracts import TensorSpec
+from gazesam.input_limits import InputLimitError, check_input_dtype, check_input_shape
+
+
+def checked_inputs(request, specs: tuple[TensorSpec, ...]) -> dict[str, np.ndarray]:
+    """Input name -> array for every spec; :class:`InputLimitError` for a missing, misshapen or oversized one.
+
+    Every shape is checked against its spec and :func:`gazesam.input_limits.limits_for` it
+    (``Tensor.shape()`` reads only the header) before any array is taken.
+    ``as_numpy()`` of a CPU input is then a view of Triton's shared memory, not a copy.
+    """
+    tensors = {}
+    for spec in specs:
+        tensor = pb_utils.get_input_tensor_by_name(request, spec.name)
+        if tensor is None:
+            raise InputLimitError(f"input {spec.name!r} is missing")
+        check_input_shape(spec, tensor.shape())
+        tensors[spec.name] = tensor
+    arrays = {name: tensor.as_numpy() for name, tensor in tensors.items()}
+    for spec in specs:
+        check_input_dtype(spec, arrays[spec.name].dtype)
+    return arrays

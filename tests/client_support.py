@@ -1,0 +1,70 @@
+"""Helpers for the client tests: short clips cut from the project's real videos, decoding them, and
+checking that a real server holds no stream a client left open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from clients.gazesam_client import GazeSamClient, new_stream_id
+from gazesam.contracts import MAX_STREAMS
+
+from conftest import shared_path
+
+
+def write_clip(path: Path, source: str, frames: int) -> tuple[float, tuple[int, int]]:
+    """The first ``frames`` frames of real video ``source``, re-encoded (mp4v); returns its fps and size."""
+    capture = cv2.VideoCapture(str(shared_path("media", "videos", source)))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for _ in range(frames):
+        ok, frame = capture.read()
+        assert ok, f"{source} has fewer than {frames} frames"
+        writer.write(frame)
+    writer.release()
+    capture.release()
+    return fps, size
+
+
+def decoded_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of the video at ``path``, decoded."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def video_properties(path: Path) -> tuple[int, tuple[int, int], float]:
+    """(decoded frame count, (width, height), fps) of the video at ``path``."""
+    capture = cv2.VideoCapture(str(path))
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return len(decoded_frames(path)), size, fps
+
+
+def assert_every_stream_slot_is_free(grpc_url: str) -> None:
+    """All MAX_STREAMS streams can start: no stream a client ran still holds a slot on the server.
+
+    A stream left open (no end flag) would hold its slot until the server's idle timeout.
+    """
+    client = GazeSamClient(grpc_url, "grpc", timeout_s=30)
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    started = []
+    try:
+        for _ in range(MAX_STREAMS):
+            stream = new_stream_id()
+            client.infer(frame, 0.0, stream, start=True)
+            started.append(stream)
+    finally:
+        for stream in started:
+            client.infer(frame, 0.04, stream, end=True)
+        client.close()

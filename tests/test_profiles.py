@@ -1,0 +1,268 @@
+"""Repository profiles: one ensemble, four runtimes for the six networks.
+
+Every generated config parses as a Triton ModelConfig; only network models change between profiles;
+each network states its profile, precision and runtime; the scheduling choices carry their reasons.
+The pytorch profile is served here for real (embedded Triton, CPU PyTorch) and compared with ONNX Runtime.
+onnx and tensorrt configs are served on a GPU machine by perf/gpu_check.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
+
+from build_engines.__main__ import main as build_engines
+from build_engines.engine_manifest import EngineManifest, PlanRecord, file_sha256, write_manifest
+from build_engines.profiles import ORDER_NOTE
+from build_engines.repository import choose_model_file
+from build_engines.shapes import ENCODER_MAX_BATCH
+from gazesam.contracts import ENSEMBLE_NAME, MAX_PROMPTS, NETWORK_KEYS, network_contract
+from gazesam.graph import NETWORK_MODELS
+
+from conftest import shared_path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+NETWORK_DIRS = set(NETWORK_MODELS.values())
+
+
+def generate(tmp_path: Path, profile: str, *extra: str) -> Path:
+    out = tmp_path / f"repo_{profile}"
+    args = ["--models-dir", str(MODELS), "repository", "--out", str(out), "--profile", profile, *extra]
+    assert build_engines(args) == 0
+    return out
+
+
+def parsed(config_path: Path) -> model_config_pb2.ModelConfig:
+    return text_format.Parse(config_path.read_text(), model_config_pb2.ModelConfig())
+
+
+def params(config: model_config_pb2.ModelConfig) -> dict[str, str]:
+    return {k: v.string_value for k, v in config.parameters.items()}
+
+
+def fake_engines(folder: Path, precision_mode: str = "default") -> Path:
+    """A plans folder as the engines command leaves it; the plan files are placeholders (no GPU here)."""
+    folder.mkdir()
+    plans = {}
+    for network in NETWORK_KEYS:
+        model = NETWORK_MODELS[network]
+        (folder / f"{model}.plan").write_bytes(f"plan of {model}".encode())
+        onnx_file = choose_model_file(MODELS, network, "yolox", "tiny")
+        plans[network] = PlanRecord(f"{model}.plan", "int8" if network == "gaze" else "fp16",
+                                    ENCODER_MAX_BATCH if network == "sam_encoder" else 0, file_sha256(onnx_file), "x")
+    write_manifest(folder, EngineManifest(precision_mode, "10.5.0", "yolox", MAX_PROMPTS, plans))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory) -> dict[str, Path]:
+    if not (MODELS / "real").is_dir():
+        pytest.fail(f"{MODELS} is not set up: run 'make setup' first")
+    tmp = tmp_path_factory.mktemp("profiles")
+    engines = fake_engines(tmp / "engines")
+    return {
+        "cpu": generate(tmp, "cpu"),
+        "onnx": generate(tmp, "onnx"),
+        "tensorrt": generate(tmp, "tensorrt", "--engines", str(engines)),
+        "pytorch": generate(tmp, "pytorch"),
+    }
+
+
+def test_every_config_of_every_profile_parses_as_a_triton_model_config(repos):
+    for profile, repo in repos.items():
+        configs = sorted(repo.glob("*/config.pbtxt"))
+        assert len(configs) >= len(NETWORK_DIRS) + 2, profile
+        for path in configs:
+            assert parsed(path).name == path.parent.name
+
+
+def test_profiles_change_only_the_network_models(repos):
+    cpu = repos["cpu"]
+    configs = {p.parent.name: parsed(p) for p in cpu.glob("*/config.pbtxt")}
+    step_dirs = {name for name, c in configs.items() if c.backend == "python"} - NETWORK_DIRS
+    assert step_dirs
+    for profile, repo in repos.items():
+        assert {p.parent.name for p in repo.glob("*/config.pbtxt")} == set(configs), profile
+        for step in step_dirs:
+            assert (repo / step / "config.pbtxt").read_text() == (cpu / step / "config.pbtxt").read_text(), (profile, step)
+            assert (repo / step / "1" / "model.py").read_text() == (cpu / step / "1" / "model.py").read_text()
+    assert configs[ENSEMBLE_NAME].platform == "ensemble"
+    ensembles = {p: parsed(r / ENSEMBLE_NAME / "config.pbtxt") for p, r in repos.items()}
+    for profile, ensemble in ensembles.items():  # same models, same tensor wiring (gates aside)
+        assert [s.model_name for s in ensemble.ensemble_scheduling.step] == \
+               [s.model_name for s in ensembles["cpu"].ensemble_scheduling.step]
+        assert ensemble.input == ensembles["cpu"].input and ensemble.output == ensembles["cpu"].output
+
+
+def test_network_configs_state_profile_precision_runtime_and_provenance(repos):
+    for profile, repo in repos.items():
+        for network, model in NETWORK_MODELS.items():
+            values = params(parsed(repo / model / "config.pbtxt"))
+            assert values["profile"] == profile and values["network"] == network
+            assert values["precision"] in ("fp32", "fp16", "int8") and values["runtime"]
+            assert values["provenance"] in ("real", "stand-in (tiny)", "x")
+    assert params(parsed(repos["cpu"] / "face_detector" / "config.pbtxt"))["runtime"] == "onnxruntime-cpu (python backend)"
+    trt = {n: params(parsed(repos["tensorrt"] / m / "config.pbtxt"))["precision"] for n, m in NETWORK_MODELS.items()}
+    assert trt["gaze"] == "int8" and trt["face"] == "fp16"  # from the engines manifest
+
+
+def test_cpu_profile_is_the_embedded_servers_runtime(repos):
+    for model in NETWORK_DIRS:
+        config = parsed(repos["cpu"] / model / "config.pbtxt")
+        assert config.backend == "python" and config.max_batch_size == 0
+        assert [g.kind for g in config.instance_group] == [model_config_pb2.ModelInstanceGroup.KIND_CPU]
+        assert (repos["cpu"] / model / "1" / "model.onnx").is_file()
+
+
+def test_native_profiles_files_and_backends(repos):
+    for model in NETWORK_DIRS:
+        onnx = parsed(repos["onnx"] / model / "config.pbtxt")
+        assert onnx.backend == "onnxruntime"
+        assert sorted(p.name for p in (repos["onnx"] / model / "1").iterdir()) == ["model.onnx"]
+        trt = parsed(repos["tensorrt"] / model / "config.pbtxt")
+        assert trt.platform == "tensorrt_plan"
+        assert sorted(p.name for p in (repos["tensorrt"] / model / "1").iterdir()) == ["model.plan"]
+        for config in (onnx, trt):
+            assert all(g.kind == model_config_pb2.ModelInstanceGroup.KIND_GPU for g in config.instance_group)
+
+
+def test_batching_only_where_frames_can_stack_and_every_choice_has_a_reason(repos):
+    for profile in ("onnx", "tensorrt", "pytorch"):
+        for network, model in NETWORK_MODELS.items():
+            path = repos[profile] / model / "config.pbtxt"
+            config, lines = parsed(path), path.read_text().splitlines()
+            contract = network_contract(network)
+            if network == "sam_encoder":
+                assert config.max_batch_size == ENCODER_MAX_BATCH and config.HasField("dynamic_batching")
+                assert list(config.input[0].dims) == list(contract.inputs[0].shape[1:])  # no batch axis in dims
+            else:
+                assert config.max_batch_size == 0 and not config.HasField("dynamic_batching")
+                assert list(config.input[0].dims) == list(contract.inputs[0].shape)
+            for choice in ("max_batch_size:", "instance_group"):
+                index = next(i for i, line in enumerate(lines) if line.startswith(choice))
+                assert lines[index - 1].startswith("# ") and len(lines[index - 1]) > 20, (profile, model, choice)
+            if sum(g.count for g in config.instance_group) > 1:
+                assert ORDER_NOTE in path.read_text()
+    decoder = (repos["onnx"] / "sam_decoder" / "config.pbtxt").read_text()
+    assert "counts one frame's prompts, not frames" in decoder
+
+
+def test_onnx_tensorrt_accelerator_uses_upstream_default_precisions(tmp_path):
+    repo = generate(tmp_path, "onnx", "--onnx-tensorrt")
+    for network, model in NETWORK_MODELS.items():
+        config = parsed(repo / model / "config.pbtxt")
+        (accelerator,) = config.optimization.execution_accelerators.gpu_execution_accelerator
+        assert accelerator.name == "tensorrt"
+        assert accelerator.parameters["precision_mode"] == ("FP32" if network == "sam_encoder" else "FP16")
+        assert params(config)["precision"] == accelerator.parameters["precision_mode"].lower()
+
+
+def test_tensorrt_profile_without_plans_names_the_command_and_keeps_the_old_repository(tmp_path, capsys):
+    out = generate(tmp_path, "cpu")
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    args = ["--models-dir", str(MODELS), "repository", "--out", str(out), "--profile", "tensorrt",
+            "--engines", str(tmp_path / "no_engines")]
+    assert build_engines(args) == 1
+    assert "python -m build_engines engines" in capsys.readouterr().err
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+def test_tensorrt_profile_refuses_plans_of_other_weights(tmp_path, capsys):
+    engines = fake_engines(tmp_path / "engines")
+    manifest = (engines / "engines.json").read_text()
+    (engines / "engines.json").write_text(manifest.replace(file_sha256(choose_model_file(MODELS, "depth", "yolox", "tiny")), "0" * 64))
+    args = ["--models-dir", str(MODELS), "repository", "--out", str(tmp_path / "r"), "--profile", "tensorrt",
+            "--engines", str(engines)]
+    assert build_engines(args) == 1
+    assert "another ONNX file" in capsys.readouterr().err
+
+
+# --- the pytorch profile, served here --------------------------------------------------------------
+
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="PyTorch is not installed: 'make pytorch' (requirements-pytorch.txt)")
+
+
+@needs_torch
+def test_torch_graph_equals_onnx_runtime_on_every_served_network(repos):
+    from gazesam.onnx_network import OnnxNetwork
+    from gazesam_triton.onnx_torch import OnnxTorchGraph
+
+    rng = np.random.default_rng(0)
+    for network, model in NETWORK_MODELS.items():
+        path = repos["pytorch"] / model / "1" / "model.onnx"
+        contract = network_contract(network)
+        feeds = {s.name: (rng.standard_normal([2 if d == -1 else d for d in s.shape]) * 20).astype(s.np_dtype)
+                 for s in contract.inputs}
+        expected = OnnxNetwork(path, contract)(**feeds)
+        got = OnnxTorchGraph(path)(**feeds)
+        for name, value in expected.items():
+            np.testing.assert_allclose(got[name], value, rtol=1e-3, atol=1e-3 * max(1.0, np.abs(value).max()),
+                                       err_msg=f"{network}.{name}")
+
+
+@needs_torch
+@pytest.mark.e2e
+def test_pytorch_profile_served_equals_onnx_runtime(repos, tmp_path):
+    import tritonclient.grpc as grpcclient
+
+    from build_engines.calibration import record_network_inputs
+    from clients.gazesam_client import GazeSamClient, new_stream_id
+    from gazesam.onnx_network import OnnxNetwork
+    from gazesam_triton.server_process import TritonProcess
+
+    frames = [cv2.imread(str(shared_path("media", "images", n))) for n in ("kitchen_table_cups.jpg", "webcam_man_bookshelf.jpg")]
+    feeds = record_network_inputs(repos["cpu"], frames)
+    with TritonProcess(repos["pytorch"], tmp_path / "tritonserver.log") as server:
+        client = grpcclient.InferenceServerClient(server.grpc_url)
+        for network, model in NETWORK_MODELS.items():
+            contract = network_contract(network)
+            reference = OnnxNetwork(repos["cpu"] / model / "1" / "model.onnx", contract)
+            for feed in feeds[network]:
+                inputs = []
+                for spec in contract.inputs:
+                    tensor = grpcclient.InferInput(spec.name, list(feed[spec.name].shape), _triton_dtype(spec.dtype))
+                    tensor.set_data_from_numpy(feed[spec.name])
+                    inputs.append(tensor)
+                result = client.infer(model, inputs)
+                for name, value in reference(**feed).items():
+                    np.testing.assert_allclose(result.as_numpy(name), value, rtol=1e-3,
+                                               atol=1e-3 * max(1.0, np.abs(value).max()), err_msg=f"{model}.{name}")
+        # concurrent encoder requests: the dynamic batcher may stack them; each answer is still its own
+        encoder = OnnxNetwork(repos["cpu"] / "sam_encoder" / "1" / "model.onnx", network_contract("sam_encoder"))
+        encoder_feeds = feeds["sam_encoder"] * 2
+        answers: dict[int, object] = {}
+        for k, feed in enumerate(encoder_feeds):
+            client.async_infer("sam_encoder", [_infer_input(grpcclient, "input_image", feed["input_image"])],
+                               callback=lambda result, error, k=k: answers.__setitem__(k, error or result))
+        deadline = time.monotonic() + 120
+        while len(answers) < len(encoder_feeds) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(answers) == len(encoder_feeds)
+        for k, feed in enumerate(encoder_feeds):
+            expected = encoder(**feed)["image_embeddings"]
+            np.testing.assert_allclose(answers[k].as_numpy("image_embeddings"), expected, rtol=1e-3, atol=1e-2)
+        served = GazeSamClient(server.grpc_url, "grpc", timeout_s=120)
+        answer = served.infer(frames[0], 0.0, new_stream_id(), start=True, end=True)
+        assert answer.mask.shape == frames[0].shape[:2]
+        config = served._client.get_model_config("sam_encoder").config
+        assert {k: v.string_value for k, v in config.parameters.items()}["profile"] == "pytorch"
+    assert "PyTorch" in server.log_tail(400) and "on cpu" in server.log_tail(400)
+
+
+def _triton_dtype(dtype: str) -> str:
+    return {"float32": "FP32", "uint8": "UINT8", "int32": "INT32", "int64": "INT64"}[dtype]
+
+
+def _infer_input(module, name: str, array: np.ndarray):
+    tensor = module.InferInput(name, list(array.shape), _triton_dtype(str(array.dtype)))
+    tensor.set_data_from_numpy(array)
+    return tensor
