@@ -32,7 +32,7 @@ demo: setup
 serve: setup
 	$(PY) -m gazesam_triton.serve
 
-test: setup
+test: setup pytorch
 	$(PY) -m pytest -q -ra
 
 clean:

@@ -13,24 +13,51 @@ with their own timestamps (video position or capture time), ``start`` on the fir
 
 from __future__ import annotations
 
+import http.client
 import secrets
 from dataclasses import dataclass
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
 
-from gazesam.contracts import ENSEMBLE_INPUTS, ENSEMBLE_NAME, ENSEMBLE_OUTPUTS, Status
+from clients.frame_transport import make_transport
+from gazesam.contracts import ENSEMBLE_NAME, Status
 from gazesam.graph import NETWORK_MODELS
 from gazesam.settings import coco_class_names
 
 DEFAULT_URLS = {"grpc": "127.0.0.1:8001", "http": "127.0.0.1:8000"}
-_TRITON_DTYPE = {"uint8": "UINT8", "float64": "FP64"}
 
 
 def new_stream_id() -> int:
     """A random non-zero 63-bit correlation ID: independent clients do not collide on one server."""
     return secrets.randbits(63) | 1
+
+
+# gRPC codes and HTTP statuses that mean "no answer from a working server" (down, restarting, stopping,
+# overloaded past the deadline), as opposed to the server's answer refusing this one request.
+_CONNECTION_STATUSES = {"StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "502", "503", "504"}
+# Triton's sequence batcher answers a non-start request of a sequence it does not know (it restarted, or
+# dropped the stream when idle) with this; the stream must be started again.
+_UNKNOWN_STREAM_TEXT = "must specify the START flag"
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when ``exc`` means the server was not reached or the connection broke mid-request.
+
+    The request may or may not have been processed, so the server's view of the stream is unknown.
+    False for a server's answer that refuses this one request (a bad frame, a full stream table).
+    """
+    if isinstance(exc, InferenceServerException):
+        return exc.status() in _CONNECTION_STATUSES
+    # HTTP (geventhttpclient): refused, reset, timed out (OSError) or closed mid-response (HTTPException)
+    return isinstance(exc, (OSError, http.client.HTTPException))
+
+
+def is_unknown_stream_error(exc: BaseException) -> bool:
+    """True when the server does not know the stream this request continues: start it again."""
+    return isinstance(exc, InferenceServerException) and _UNKNOWN_STREAM_TEXT in str(exc)
 
 
 @dataclass(frozen=True)
@@ -64,8 +91,18 @@ class FrameResult:
         )
 
     @property
+    def has_target(self) -> bool:
+        """True when MASK and TARGET_* hold a target: this frame's (OK) or the stream's last one (HELD)."""
+        return self.status in (Status.OK, Status.HELD)
+
+    @property
+    def has_face(self) -> bool:
+        """True when FACE_BOX and GAZE_RAY describe a viewer seen in this frame."""
+        return self.face_score > 0
+
+    @property
     def target_label(self) -> str | None:
-        if self.status not in (Status.OK, Status.HELD):
+        if not self.has_target:
             return None
         names = coco_class_names()
         name = names[self.target_class] if 0 <= self.target_class < len(names) else f"class {self.target_class}"
@@ -75,18 +112,21 @@ class FrameResult:
 class GazeSamClient:
     """Synchronous client; one instance per thread (tritonclient clients are not thread-safe for HTTP)."""
 
-    def __init__(self, url: str | None = None, protocol: str = "grpc", timeout_s: float = 60.0):
+    def __init__(
+        self, url: str | None = None, protocol: str = "grpc", timeout_s: float = 60.0, transport: str = "raw"
+    ):
+        """``transport``: how frames travel, ``raw`` | ``shm`` | ``jpeg`` (see clients/frame_transport.py)."""
         if protocol not in DEFAULT_URLS:
             raise ValueError(f"protocol must be grpc or http, not {protocol!r}")
         self.protocol = protocol
         self.url = url or DEFAULT_URLS[protocol]
         self.timeout_s = timeout_s
         module = grpcclient if protocol == "grpc" else httpclient
-        self._module = module
         if protocol == "grpc":
             self._client = grpcclient.InferenceServerClient(self.url)
         else:
             self._client = httpclient.InferenceServerClient(self.url, network_timeout=timeout_s)
+        self._transport = make_transport(transport, module, self._client)
 
     def is_ready(self) -> bool:
         try:
@@ -98,19 +138,14 @@ class GazeSamClient:
         self, frame: np.ndarray, frame_time_s: float, stream_id: int, start: bool = False, end: bool = False
     ) -> FrameResult:
         """Process one H×W×3 uint8 BGR frame of stream ``stream_id`` taken at ``frame_time_s`` seconds."""
-        values = {"FRAME": np.ascontiguousarray(frame), "FRAME_TIME": np.array([frame_time_s], np.float64)}
-        tensors = []
-        for spec in ENSEMBLE_INPUTS:
-            tensor = self._module.InferInput(spec.name, list(values[spec.name].shape), _TRITON_DTYPE[spec.dtype])
-            tensor.set_data_from_numpy(values[spec.name])
-            tensors.append(tensor)
-        outputs = [self._module.InferRequestedOutput(s.name) for s in ENSEMBLE_OUTPUTS]
+        frame_hw = frame.shape[:2]
         kwargs = {"client_timeout": self.timeout_s} if self.protocol == "grpc" else {}
         response = self._client.infer(
-            ENSEMBLE_NAME, tensors, outputs=outputs, sequence_id=stream_id, sequence_start=start,
+            self._transport.model_name, self._transport.inputs(frame, frame_time_s),
+            outputs=self._transport.outputs(frame_hw), sequence_id=stream_id, sequence_start=start,
             sequence_end=end, **kwargs,
         )
-        return FrameResult.from_outputs({s.name: response.as_numpy(s.name) for s in ENSEMBLE_OUTPUTS})
+        return FrameResult.from_outputs(self._transport.read(response, frame_hw))
 
     def network_provenance(self) -> dict[str, str]:
         """Network key -> provenance label as the server's model configs state it."""
@@ -128,7 +163,10 @@ class GazeSamClient:
         return [n for n, label in self.network_provenance().items() if label != "real"]
 
     def close(self) -> None:
-        self._client.close()
+        try:
+            self._transport.close()
+        finally:
+            self._client.close()
 
 
 def standin_banner(standins: list[str]) -> str | None:

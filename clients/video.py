@@ -1,194 +1,245 @@
-"""Annotate a video with the gazesam service: one output frame per input frame.
+"""Annotate videos with the gazesam service: one output frame per input frame, each video its own stream.
 
-    python clients/video.py --video IN.mp4 [--output-dir output] [--url 127.0.0.1:8001] [--protocol grpc]
+    python clients/video.py --video A.mp4 [--video B.mp4 ...] [--output-dir output] [--url 127.0.0.1:8001]
 
-Writes ``<output-dir>/<name>_gazesam.mp4`` with the input's frame count, size and fps, shows a progress
-bar, and prints a latency summary. Frames the server could not process are written unannotated and
-counted. Start the server first (``python -m gazesam_triton.serve``).
+Each video is one stream on the server (a Triton sequence): its frames are sent one at a time, in order,
+the first with the stream's start flag and the last with its end flag (the reader reads one frame ahead to
+know it). FRAME_TIME is the frame's position in the video, frame index / fps: exact for constant-rate
+video and the same on every run, whereas CAP_PROP_POS_MSEC depends on the container and backend.
+Several videos run concurrently, one worker each (at most --parallel, which is capped at the server's
+stream limit); reading and drawing/encoding run on their own threads beside the requests. Each video
+gets ``<output-dir>/<name>_gazesam.mp4`` with its input's frame count, size and fps, a progress bar and
+a summary; several videos also get totals. ``--results-json`` adds ``<name>_gazesam.json`` with every
+frame's result.
+
+Server trouble: a request that gets no answer (server down or restarting) is retried with exponential
+back-off (--retries, --retry-max-wait) on a new connection, and the stream is started again on the
+server, which the summary counts. A frame the server refuses, or one that runs out of retries, is written
+unannotated and counted as failed; the output keeps its input's frame count either way.
+Start the server first (``python -m gazesam_triton.serve``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import sys
 import threading
 import time
-from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clients.gazesam_client import DEFAULT_URLS, FrameResult, GazeSamClient, standin_banner  # noqa: E402
-from gazesam.overlay import draw_result  # noqa: E402
+from clients import exit_status  # noqa: E402
+from clients.annotation import annotate, result_record  # noqa: E402
+from clients.backoff import Backoff  # noqa: E402
+from clients.exit_status import ExitStatus  # noqa: E402
+from clients.frame_reader import FrameReader, frames_with_last_flag  # noqa: E402
+from clients.gazesam_client import GazeSamClient  # noqa: E402
+from clients.notices import notice  # noqa: E402
+from clients.run_summary import RunSummary  # noqa: E402
+from clients.server_options import (  # noqa: E402
+    ServerNotReady, add_server_arguments, backoff_from, check_server, client_factory,
+)
+from clients.stream_sender import StreamSender  # noqa: E402
+from clients.video_writer import BackgroundVideoWriter, VideoOutputError  # noqa: E402
+from gazesam.contracts import MAX_STREAMS  # noqa: E402
 
 
-@dataclass
-class RunSummary:
-    frames: int = 0
-    failed: int = 0
-    statuses: Counter = field(default_factory=Counter)
-    latencies_ms: list[float] = field(default_factory=list)
-    wall_s: float = 0.0
-
-    def lines(self) -> list[str]:
-        lat = np.array(self.latencies_ms) if self.latencies_ms else np.zeros(1)
-        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items()))
-        return [
-            f"frames: {self.frames} (processed {self.frames - self.failed}, failed {self.failed})",
-            f"status: {statuses or 'none'}",
-            f"latency ms: p50 {np.percentile(lat, 50):.1f}  p95 {np.percentile(lat, 95):.1f}  mean {lat.mean():.1f}",
-            f"throughput: {self.frames / max(self.wall_s, 1e-9):.2f} frames/s over {self.wall_s:.1f} s",
-        ]
+class VideoInputError(RuntimeError):
+    """A video cannot be used as input (missing, unreadable, or its output would clash with another's)."""
 
 
-def annotate(frame: np.ndarray, result: FrameResult | None, banner: str | None) -> np.ndarray:
-    if result is None:
-        return draw_result(frame, mask=None, face_box=None, target_box=None, target_label=None,
-                           gaze_ray=None, status_text="not processed (server error)", banner=banner)
-    ok = result.status.name == "OK"
-    has_face = result.status.name != "NO_FACE"
-    return draw_result(
-        frame,
-        mask=result.mask if ok else None,
-        face_box=result.face_box if has_face else None,
-        target_box=result.target_box if ok else None,
-        target_label=result.target_label,
-        gaze_ray=result.gaze_ray if has_face else None,
-        status_text=result.status.name.lower().replace("_", " "),
-        banner=banner,
-    )
+@dataclass(frozen=True)
+class VideoInfo:
+    fps: float
+    size: tuple[int, int]  # width, height
+    frame_count: int  # as the container states it (0 when unknown)
 
 
-class FrameInferrer:
-    """Runs ``infer`` on a thread pool, one client per thread, results returned in submission order."""
+@dataclass(frozen=True)
+class VideoJob:
+    """One input video and where its annotated copy (and optional per-frame results) go."""
 
-    def __init__(self, url: str, protocol: str, in_flight: int, timeout_s: float):
-        self._local = threading.local()
-        self._args = (url, protocol, timeout_s)
-        self._pool = ThreadPoolExecutor(max_workers=in_flight)
-
-    def _client(self) -> GazeSamClient:
-        if not hasattr(self._local, "client"):
-            url, protocol, timeout_s = self._args
-            self._local.client = GazeSamClient(url, protocol, timeout_s)
-        return self._local.client
-
-    def _timed_infer(self, frame: np.ndarray) -> tuple[FrameResult | None, float, str | None]:
-        start = time.perf_counter()
-        try:
-            result, error = self._client().infer(frame), None
-        except Exception as exc:  # the frame is written unannotated and counted as failed
-            result, error = None, str(exc)
-        return result, (time.perf_counter() - start) * 1000, error
-
-    def submit(self, frame: np.ndarray) -> Future:
-        return self._pool.submit(self._timed_infer, frame)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
+    source: Path
+    output: Path
+    results_json: Path | None
 
 
-def open_video(path: Path) -> tuple[cv2.VideoCapture, float, tuple[int, int], int]:
+@dataclass(frozen=True)
+class StreamOptions:
+    """What every video's worker shares."""
+
+    connect: Callable[[], GazeSamClient]  # a new client; each worker thread opens its own
+    backoff: Backoff
+    banner: str | None
+    max_frames: int  # 0: every frame
+
+
+def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
-        raise SystemExit(f"error: cannot open video {path}")
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        raise VideoInputError(f"cannot open video {path}")
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    return capture, fps, size, count
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    if not fps > 0:
+        fps = 25.0  # the container does not say; the output then plays at this rate
+    return capture, VideoInfo(fps, size, max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0))
 
 
-def open_writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    if not writer.isOpened():
-        raise SystemExit(f"error: cannot write video {path}")
-    return writer
+def plan_jobs(videos: list[Path], output_dir: Path, results_json: bool) -> list[VideoJob]:
+    """One job per video; every video must be a readable file and every output name distinct."""
+    jobs, outputs = [], {}
+    for video in videos:
+        if not video.is_file():
+            raise VideoInputError(f"no such video: {video}")
+        open_video(video)[0].release()
+        output = output_dir / f"{video.stem}_gazesam.mp4"
+        if output in outputs:
+            raise VideoInputError(f"{video} and {outputs[output]} would both write {output}; rename one")
+        outputs[output] = video
+        jobs.append(VideoJob(video, output, output.with_suffix(".json") if results_json else None))
+    return jobs
 
 
-def process_video(video: Path, out_path: Path, inferrer: FrameInferrer, banner: str | None,
-                  in_flight: int) -> RunSummary:
-    capture, fps, size, count = open_video(video)
-    writer = open_writer(out_path, fps, size)
-    summary = RunSummary()
-    pending: list[tuple[np.ndarray, Future]] = []
-    start = time.perf_counter()
-
-    def drain(limit: int) -> None:
-        while len(pending) > limit:
-            frame, future = pending.pop(0)
-            result, latency_ms, error = future.result()
-            summary.frames += 1
-            if result is None:
-                summary.failed += 1
-                tqdm.write(f"frame {summary.frames - 1}: {error}")
-            else:
-                summary.statuses[result.status.name] += 1
-                summary.latencies_ms.append(latency_ms)
-            writer.write(annotate(frame, result, banner))
-            bar.update(1)
-
-    with tqdm(total=count or None, unit="frame", desc=video.name) as bar:
-        try:
-            while True:
-                ok, frame = capture.read()
-                if not ok:
+def process_video(job: VideoJob, options: StreamOptions, position: int, stop: threading.Event) -> RunSummary:
+    """Send ``job``'s frames as one stream and write every frame, annotated or not, to its output."""
+    capture, info = open_video(job.source)
+    reader = FrameReader(capture, options.max_frames).start()
+    total = min(info.frame_count, options.max_frames) if options.max_frames else info.frame_count
+    name = job.source.name
+    sender = StreamSender(options.connect, options.backoff, on_event=lambda m: notice(f"{name}: {m}"))
+    summary, records = RunSummary(), []
+    started = time.perf_counter()
+    writer = None
+    try:
+        writer = BackgroundVideoWriter(job.output, info.fps, info.size)
+        with tqdm(total=total or None, unit="frame", desc=name, position=position, leave=True) as bar:
+            for index, captured, last in frames_with_last_flag(reader):
+                if stop.is_set():
+                    summary.stopped_because = "interrupted"
+                    sender.end_stream(captured.image, index / info.fps)
                     break
-                pending.append((frame, inferrer.submit(frame)))
-                drain(in_flight)
-            drain(0)
-        finally:
+                outcome = sender.send(captured.image, index / info.fps, last)
+                summary.record(outcome)
+                if outcome.error and summary.errors[outcome.error] == 1:  # each distinct error once
+                    notice(f"{name}: frame {index}: {outcome.error}")
+                writer.put(functools.partial(annotate, captured.image, outcome.result, options.banner))
+                if job.results_json:
+                    records.append(result_record(index, index / info.fps, outcome))
+                bar.update(1)
+    finally:
+        sender.close()
+        if reader.stop():
             capture.release()
-            writer.release()
-    summary.wall_s = time.perf_counter() - start
+        if writer is not None:
+            writer.close()  # finalises the file: complete and playable whatever stopped us
+    summary.server = sender.stats
+    summary.wall_s = time.perf_counter() - started
+    if job.results_json:
+        write_results_json(job, info, sender.stream_id, records, summary)
     return summary
 
 
+def write_results_json(job: VideoJob, info: VideoInfo, stream_id: int, records: list[dict],
+                       summary: RunSummary) -> None:
+    document = {
+        "video": str(job.source),
+        "output": str(job.output),
+        "fps": info.fps,
+        "size": list(info.size),
+        "stream_id": stream_id,
+        "frame_time": "frame index / fps, seconds",
+        "frames": records,
+        "summary": summary.as_dict(),
+    }
+    job.results_json.write_text(json.dumps(document, indent=1) + "\n")
+
+
+def run_videos(jobs: list[VideoJob], options: StreamOptions,
+               parallel: int) -> tuple[list[tuple[VideoJob, RunSummary]], bool]:
+    """Every job, ``parallel`` at a time: (each run job with its summary, whether Ctrl+C stopped them)."""
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="video") as pool:
+        futures = [pool.submit(process_video, job, options, i, stop) for i, job in enumerate(jobs)]
+        try:
+            while not all(f.done() for f in futures):
+                time.sleep(0.2)  # a wait the main thread can leave on Ctrl+C
+        except KeyboardInterrupt:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            notice("interrupted: finishing the files written so far")
+        done = [(job, f.result()) for job, f in zip(jobs, futures) if not f.cancelled()]
+    return done, stop.is_set()
+
+
+def report(done: list[tuple[VideoJob, RunSummary]], wall_s: float) -> None:
+    """One summary per video, then the totals when there are several."""
+    for job, summary in done:
+        print(f"wrote {job.output}" + (f" and {job.results_json}" if job.results_json else ""))
+        for line in summary.lines():
+            print(f"  {line}")
+    if len(done) > 1:
+        print(f"total over {len(done)} videos:")
+        for line in RunSummary.combine([summary for _, summary in done], wall_s).lines():
+            print(f"  {line}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clients/video.py", description=__doc__,
+    parser = argparse.ArgumentParser(prog="clients/video.py", description=__doc__, epilog=exit_status.HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--video", required=True, type=Path, help="input video file")
+    parser.add_argument("--video", required=True, type=Path, action="append", metavar="FILE",
+                        help="input video file; repeat for several videos, processed concurrently")
     parser.add_argument("--output-dir", type=Path, default=Path("output"), help="default: %(default)s")
-    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
-    parser.add_argument("--url", help=f"server address (default: {DEFAULT_URLS['grpc']} for grpc, "
-                                      f"{DEFAULT_URLS['http']} for http)")
-    parser.add_argument("--in-flight", type=int, default=2,
-                        help="frames sent before waiting for the oldest answer (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="per-request timeout, seconds")
+    parser.add_argument("--results-json", action="store_true",
+                        help="also write <output-dir>/<name>_gazesam.json: every frame's result (status, boxes, "
+                             "class, scores, track ID, gaze, a SHA-256 of the mask) and the summary")
+    parser.add_argument("--max-frames", type=int, default=0, metavar="N",
+                        help="process only the first N frames of each video (default: all)")
+    parser.add_argument("--parallel", type=int, default=0, metavar="N",
+                        help=f"videos processed at once (default: all of them, at most {MAX_STREAMS}, "
+                             "the server's stream limit)")
+    add_server_arguments(parser, timeout_s=120.0)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not args.video.is_file():
-        print(f"error: no such video: {args.video}", file=sys.stderr)
-        return 2
-    probe = GazeSamClient(args.url, args.protocol, args.timeout)
-    if not probe.is_ready():
-        print(f"error: the gazesam ensemble is not ready at {probe.url} ({args.protocol}); "
-              "start the server with 'python -m gazesam_triton.serve'", file=sys.stderr)
-        return 3
-    standins = probe.standin_networks()
-    banner = standin_banner(standins)
+    try:
+        backoff = backoff_from(args)
+        if args.max_frames < 0 or not 0 <= args.parallel <= MAX_STREAMS:
+            raise ValueError(f"--max-frames must be >= 0 and --parallel between 1 and {MAX_STREAMS}")
+        jobs = plan_jobs(args.video, args.output_dir, args.results_json)
+    except (ValueError, VideoInputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitStatus.BAD_INPUT
+    try:
+        banner = check_server(args)
+    except ServerNotReady as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitStatus.SERVER_NOT_READY
     if banner:
         print(f"WARNING: {banner}")
-    out_path = args.output_dir / f"{args.video.stem}_gazesam.mp4"
-    inferrer = FrameInferrer(probe.url, args.protocol, args.in_flight, args.timeout)
+    options = StreamOptions(client_factory(args), backoff, banner, args.max_frames)
+    started = time.perf_counter()
     try:
-        summary = process_video(args.video, out_path, inferrer, banner, args.in_flight)
-    finally:
-        inferrer.close()
-    print(f"wrote {out_path}")
-    for line in summary.lines():
-        print(line)
-    return 0 if summary.failed == 0 else 1
+        done, interrupted = run_videos(jobs, options, args.parallel or min(len(jobs), MAX_STREAMS))
+    except (VideoInputError, VideoOutputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitStatus.BAD_INPUT
+    report(done, time.perf_counter() - started)
+    if interrupted:
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.UNANNOTATED if any(summary.failed for _, summary in done) else ExitStatus.OK
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ On the same real frames and the same model files it measures, in one run:
   * frames without a face, where the cheap paths (``contracts.GATE``) skip every network after the face
     detector: serial with and without gates, and the ensemble.
 It prints frames per second, p50/p95 latency and the ratios to serial, and writes Markdown and JSON
-to ``--out``. Both sides use the same ONNX Runtime options (``gazesam.onnx_network.session_options``).
+to ``--out``. Both sides use the same ONNX Runtime options (``gazesam.onnx_network.session_options``)
+except the intra-op thread count: serial uses every core for each network in turn (as a one-process
+loop would); the server's sessions run side by side, each with ``--server-ort-threads``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
 
 from clients.gazesam_client import GazeSamClient, new_stream_id  # noqa: E402
 from gazesam.contracts import Status  # noqa: E402
+from gazesam.onnx_network import THREADS_ENV  # noqa: E402
 from gazesam.pipeline import InProcessPipeline  # noqa: E402
 from gazesam_triton.server_process import TritonProcess  # noqa: E402
 
@@ -175,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4],
                         help="concurrent streams against the ensemble (default: 1 2 4)")
     parser.add_argument("--video", type=Path, default=VIDEO, help="source of the frames (default: %(default)s)")
+    parser.add_argument("--server-ort-threads", type=int, default=1,
+                        help="intra-op threads of each network session in the server; 0 = one per core "
+                             "(default: %(default)s)")
     parser.add_argument("--out", type=Path, default=ROOT / "perf" / "out", help="default: %(default)s")
     return parser
 
@@ -202,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         del ungated
     del pipeline  # its ONNX Runtime sessions would hold memory the server needs
 
+    os.environ[THREADS_ENV] = str(args.server_ort_threads)  # the server inherits it; serial is already loaded
     with TritonProcess(repo, args.out / f"tritonserver-{args.standins}.log") as server:
         run_ensemble("warm-up", server.grpc_url, frames[:2], times[:2], 1)
         for streams in args.concurrency:
@@ -213,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
 
     lines = [f"## bench_pipeline: {args.standins} stand-ins", "", f"Machine: {machine()}.",
              f"Frames: {len(frames)} of `{args.video.name}` ({frames[0].shape[1]}x{frames[0].shape[0]}) per stream.",
-             f"Command: `python perf/bench_pipeline.py --standins {args.standins} --frames {args.frames}`", "",
+             f"Command: `python perf/bench_pipeline.py --standins {args.standins} --frames {args.frames} "
+             f"--server-ort-threads {args.server_ort_threads}` (serial: ONNX Runtime's default, one thread per core).",
+             "",
              *table(rows, serial)]
     if faceless_rows:
         lines += ["", f"Frames without a face ({len(faceless)} real-frame crops), against the serial pipeline "

@@ -1,0 +1,186 @@
+"""``clients/video.py`` against a real tritonserver: each video one stream, several videos at once.
+
+Two real videos processed together give exactly what each gives alone (decoded output frames byte for
+byte, and every frame's result in the ``--results-json`` sidecar); outputs keep their input's frame count,
+size and fps; every stream ends (its server slot is free afterwards); bad input gets a clear message.
+Plus the overlay of a held mask. Needs the generated ``model_repository/`` (``make setup``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from clients import video
+from clients.annotation import NOT_PROCESSED, annotate, status_text
+from clients.exit_status import ExitStatus
+from clients.gazesam_client import FrameResult
+from gazesam.contracts import MIN_FRAME_SIDE, Status
+from gazesam.overlay import BANNER_COLOR, MASK_COLOR
+from gazesam_triton.server_process import TritonProcess, free_port
+
+from conftest import shared_path
+from client_support import assert_every_stream_slot_is_free, decoded_frames, video_properties, write_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+REPOSITORY = ROOT / "model_repository"
+VIDEOS = ("father_daughter_toys.mp4", "woman_cup_shelf.mp4")
+MAX_FRAMES = 30
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not (REPOSITORY / "gazesam" / "config.pbtxt").is_file():
+        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
+    with TritonProcess(REPOSITORY, tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
+        yield process
+
+
+def run_client(server: TritonProcess, videos: list[Path], out_dir: Path, *extra: str, protocol: str = "grpc") -> int:
+    url = server.grpc_url if protocol == "grpc" else server.http_url
+    args = [a for v in videos for a in ("--video", str(v))]
+    return video.main([*args, "--output-dir", str(out_dir), "--url", url, "--protocol", protocol,
+                       "--max-frames", str(MAX_FRAMES), "--results-json", *extra])
+
+
+@pytest.fixture(scope="module")
+def alone(server, tmp_path_factory) -> dict[str, Path]:
+    """Each real video processed on its own (its first MAX_FRAMES frames); name -> output folder."""
+    outputs = {}
+    for name in VIDEOS:
+        out_dir = tmp_path_factory.mktemp(f"alone_{Path(name).stem}")
+        assert run_client(server, [shared_path("media", "videos", name)], out_dir) == ExitStatus.OK
+        outputs[name] = out_dir
+    return outputs
+
+
+def results_json(out_dir: Path, name: str) -> dict:
+    return json.loads((out_dir / f"{Path(name).stem}_gazesam.json").read_text())
+
+
+def frame_results(out_dir: Path, name: str) -> list[dict]:
+    return results_json(out_dir, name)["frames"]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_two_videos_together_equal_each_alone(server, alone, tmp_path, capsys, protocol):
+    videos = [shared_path("media", "videos", name) for name in VIDEOS]
+    assert run_client(server, videos, tmp_path, protocol=protocol) == ExitStatus.OK
+    printed = capsys.readouterr().out
+    for name in VIDEOS:
+        together, apart = frame_results(tmp_path, name), frame_results(alone[name], name)
+        assert len(together) == MAX_FRAMES and together == apart, f"{name}: per-frame results differ"
+        output = f"{Path(name).stem}_gazesam.mp4"
+        frames, apart_frames = decoded_frames(tmp_path / output), decoded_frames(alone[name] / output)
+        assert len(frames) == MAX_FRAMES == len(apart_frames)
+        for i, (a, b) in enumerate(zip(frames, apart_frames)):
+            assert np.array_equal(a, b), f"{name}: output frame {i} differs"
+        assert [f["index"] for f in together if f["stream_start"]] == [0]  # one stream, started once
+        fps = results_json(tmp_path, name)["fps"]
+        assert [f["frame_time"] for f in together] == [i / fps for i in range(MAX_FRAMES)]  # index / fps
+    statuses = {f["status"] for name in VIDEOS for f in frame_results(tmp_path, name)}
+    print(f"{protocol}: statuses seen: {sorted(statuses)}")
+    assert statuses & {"OK", "HELD"}, "no frame found a target: the comparison would be too weak"
+    assert printed.count("frames: 30 (processed 30, failed 0)") == 2  # one summary per video ...
+    assert "total over 2 videos:" in printed and "frames: 60 (processed 60, failed 0)" in printed  # ... and totals
+
+
+def test_every_stream_ends_and_frees_its_server_slot(server, alone, tmp_path):
+    videos = [shared_path("media", "videos", name) for name in VIDEOS]
+    assert run_client(server, videos, tmp_path) == ExitStatus.OK
+    assert_every_stream_slot_is_free(server.grpc_url)
+
+
+def test_output_keeps_frame_count_size_and_fps(server, tmp_path, capsys):
+    clip = tmp_path / "clip.mp4"
+    fps, size = write_clip(clip, "woman_cup_shelf.mp4", 12)
+    rc = video.main(["--video", str(clip), "--output-dir", str(tmp_path / "out"), "--url", server.grpc_url])
+    assert rc == ExitStatus.OK
+    count, out_size, out_fps = video_properties(tmp_path / "out" / "clip_gazesam.mp4")
+    assert (count, out_size) == (12, size) and out_fps == pytest.approx(fps)
+    printed = capsys.readouterr().out
+    assert "frames: 12 (processed 12, failed 0)" in printed and "latency ms: p50" in printed
+    assert "STAND-IN MODELS" in printed  # offline, gaze/depth/SAM are stand-ins and the client says so
+
+
+def test_frames_the_server_refuses_are_written_unannotated_and_counted(server, tmp_path, capsys):
+    """A per-request error is not retried: the frame is written as it came, counted, and the video goes on."""
+    clip = tmp_path / "tiny.avi"  # frames below contracts.MIN_FRAME_SIDE: the server refuses every one
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (MIN_FRAME_SIDE - 8,) * 2)
+    for i in range(6):
+        writer.write(np.full((MIN_FRAME_SIDE - 8,) * 2 + (3,), 40 * i, np.uint8))
+    writer.release()
+    rc = video.main(["--video", str(clip), "--output-dir", str(tmp_path / "out"), "--url", server.grpc_url,
+                     "--results-json"])
+    captured = capsys.readouterr()
+    assert rc == ExitStatus.UNANNOTATED
+    assert "frames: 6 (processed 0, failed 6, written unannotated)" in captured.out
+    assert "error on 6 frame(s): " in captured.out and "FRAME must be" in captured.out
+    summary = json.loads((tmp_path / "out" / "tiny_gazesam.json").read_text())["summary"]
+    assert summary["failed"] == 6 and summary["retries"] == 0 and summary["stream_restarts"] == 0
+    assert video_properties(tmp_path / "out" / "tiny_gazesam.mp4")[:2] == (6, (MIN_FRAME_SIDE - 8,) * 2)
+
+
+def test_a_missing_file_is_rejected_clearly(server, tmp_path, capsys):
+    rc = video.main(["--video", str(tmp_path / "nope.mp4"), "--url", server.grpc_url])
+    assert rc == ExitStatus.BAD_INPUT and "no such video" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_a_video_is_rejected_clearly(server, tmp_path, capsys):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video" * 100)
+    rc = video.main(["--video", str(junk), "--url", server.grpc_url, "--output-dir", str(tmp_path)])
+    assert rc == ExitStatus.BAD_INPUT and "cannot open video" in capsys.readouterr().err
+
+
+def test_two_videos_that_would_write_the_same_output_are_rejected(server, tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_clip(tmp_path / "a" / "clip.mp4", "woman_cup_shelf.mp4", 2)
+    write_clip(tmp_path / "b" / "clip.mp4", "woman_cup_shelf.mp4", 2)
+    rc = video.main(["--video", str(tmp_path / "a" / "clip.mp4"), "--video", str(tmp_path / "b" / "clip.mp4"),
+                     "--url", server.grpc_url, "--output-dir", str(tmp_path / "out")])
+    assert rc == ExitStatus.BAD_INPUT and "would both write" in capsys.readouterr().err
+
+
+def test_no_server_is_a_clear_error(tmp_path, capsys):
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, "woman_cup_shelf.mp4", 2)
+    rc = video.main(["--video", str(clip), "--url", f"127.0.0.1:{free_port()}", "--output-dir", str(tmp_path)])
+    assert rc == ExitStatus.SERVER_NOT_READY and "not ready" in capsys.readouterr().err
+
+
+def _result(status: Status, mask: np.ndarray) -> FrameResult:
+    has_target = status in (Status.OK, Status.HELD)
+    return FrameResult(
+        status=status, mask=mask, target_box=np.array([40, 40, 120, 100], np.float32),
+        target_class=41 if has_target else -1, target_score=0.8 if has_target else 0.0,
+        face_box=np.array([200, 20, 260, 80], np.float32), face_score=0.9, face_track_id=1,
+        gaze_yaw_pitch=np.zeros(2, np.float32), gaze_ray=np.array([230, 50, 150, 20], np.float32),
+    )
+
+
+def test_a_held_mask_is_drawn_and_labelled_held():
+    frame = np.zeros((240, 320, 3), np.uint8)
+    mask = np.zeros((240, 320), np.uint8)
+    mask[50:90, 50:110] = 255
+    held = annotate(frame, _result(Status.HELD, mask), banner=None)
+    no_target = annotate(frame, _result(Status.NO_TARGET, np.zeros_like(mask)), banner=None)
+    np.testing.assert_array_equal(held[70, 80], np.array(MASK_COLOR) // 2)  # the held mask, blended
+    assert not no_target[70, 80].any()
+    assert status_text(_result(Status.HELD, mask)) == "held"
+    assert not np.array_equal(held, annotate(frame, _result(Status.OK, mask), banner=None))  # "held" vs "ok"
+
+
+def test_the_stand_in_banner_stays_on_every_kind_of_frame():
+    frame = np.zeros((240, 320, 3), np.uint8)
+    for result in (None, _result(Status.HELD, np.zeros((240, 320), np.uint8))):
+        out = annotate(frame, result, banner="STAND-IN MODELS: gaze")
+        np.testing.assert_array_equal(out[2, 2], BANNER_COLOR)
+    assert NOT_PROCESSED.startswith("not processed")
