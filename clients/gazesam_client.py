@@ -23,7 +23,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from clients.frame_transport import make_transport
-from gazesam.contracts import ENSEMBLE_NAME, Status
+from gazesam.contracts import ENSEMBLE_NAME, ENSEMBLE_OUTPUTS, Status
 from gazesam.graph import NETWORK_MODELS
 from gazesam.settings import coco_class_names
 
@@ -89,6 +89,16 @@ class FrameResult:
             gaze_yaw_pitch=outputs["GAZE_YAW_PITCH"],
             gaze_ray=outputs["GAZE_RAY"],
         )
+
+    def to_outputs(self) -> dict[str, np.ndarray]:
+        """The ensemble's outputs by name, as the server sent them (the inverse of :meth:`from_outputs`)."""
+        values = {
+            "STATUS": [self.status], "MASK": self.mask, "TARGET_BOX": self.target_box,
+            "TARGET_CLASS": [self.target_class], "TARGET_SCORE": [self.target_score], "FACE_BOX": self.face_box,
+            "FACE_SCORE": [self.face_score], "FACE_TRACK_ID": [self.face_track_id],
+            "GAZE_YAW_PITCH": self.gaze_yaw_pitch, "GAZE_RAY": self.gaze_ray,
+        }
+        return {spec.name: np.asarray(values[spec.name], spec.np_dtype) for spec in ENSEMBLE_OUTPUTS}
 
     @property
     def has_target(self) -> bool:

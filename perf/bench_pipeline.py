@@ -39,7 +39,9 @@ from clients.gazesam_client import GazeSamClient, new_stream_id  # noqa: E402
 from gazesam.contracts import Status  # noqa: E402
 from gazesam.onnx_network import THREADS_ENV  # noqa: E402
 from gazesam.pipeline import InProcessPipeline  # noqa: E402
+from gazesam_triton.process_memory import process_tree  # noqa: E402
 from gazesam_triton.server_process import TritonProcess  # noqa: E402
+from perf.video_clip import first_frames  # noqa: E402
 
 VIDEO = ROOT.parent / "shared" / "media" / "videos" / "father_daughter_toys.mp4"
 
@@ -52,32 +54,21 @@ class Measurement:
     frames: int
     wall_s: float
     latencies_ms: list[float]
+    cpu_s: float  # CPU seconds the work took (this process for serial; the server's processes for the ensemble)
 
     @property
     def fps(self) -> float:
         return self.frames / self.wall_s
+
+    @property
+    def cores_busy(self) -> float:
+        return self.cpu_s / self.wall_s
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_ms, q))
 
 
 # --- inputs --------------------------------------------------------------------------------------------
-
-
-def read_frames(video: Path, count: int) -> tuple[list[np.ndarray], list[float]]:
-    """The first ``count`` frames of ``video`` and their times in seconds."""
-    capture = cv2.VideoCapture(str(video))
-    if not capture.isOpened():
-        raise SystemExit(f"error: cannot open {video}")
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames, [i / fps for i in range(len(frames))]
 
 
 def faceless_frames(pipeline: InProcessPipeline, frames: list[np.ndarray], count: int) -> list[np.ndarray]:
@@ -97,18 +88,34 @@ def faceless_frames(pipeline: InProcessPipeline, frames: list[np.ndarray], count
 # --- the two ways ----------------------------------------------------------------------------------------
 
 
+def server_cpu_seconds(server: TritonProcess) -> float:
+    """CPU seconds used so far by tritonserver and its live descendants (the Python backend stubs)."""
+    total = 0
+    for pid in process_tree(server.process.pid):
+        try:
+            fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_serial(name: str, pipeline: InProcessPipeline, frames: list[np.ndarray], times: list[float]) -> Measurement:
     latencies = []
+    cpu = time.process_time()
     start = time.perf_counter()
     for i, (frame, t) in enumerate(zip(frames, times)):
         began = time.perf_counter()
         pipeline(frame, t, 1, start=i == 0, end=i == len(frames) - 1)
         latencies.append((time.perf_counter() - began) * 1000)
-    return Measurement(name, len(frames), time.perf_counter() - start, latencies)
+    return Measurement(name, len(frames), time.perf_counter() - start, latencies, time.process_time() - cpu)
 
 
-def run_ensemble(name: str, url: str, frames: list[np.ndarray], times: list[float], streams: int) -> Measurement:
+def run_ensemble(
+    name: str, server: TritonProcess, frames: list[np.ndarray], times: list[float], streams: int
+) -> Measurement:
     """``streams`` clients at once, each sending every frame in order as its own stream."""
+    url = server.grpc_url
     latencies: list[float] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -125,6 +132,7 @@ def run_ensemble(name: str, url: str, frames: list[np.ndarray], times: list[floa
             errors.append(exc)
 
     threads = [threading.Thread(target=one_stream) for _ in range(streams)]
+    cpu = server_cpu_seconds(server)
     start = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -132,7 +140,8 @@ def run_ensemble(name: str, url: str, frames: list[np.ndarray], times: list[floa
         thread.join()
     if errors:
         raise RuntimeError(f"{name}: {errors[0]}")
-    return Measurement(name, streams * len(frames), time.perf_counter() - start, latencies)
+    wall = time.perf_counter() - start
+    return Measurement(name, streams * len(frames), wall, latencies, server_cpu_seconds(server) - cpu)
 
 
 # --- report --------------------------------------------------------------------------------------------
@@ -140,13 +149,15 @@ def run_ensemble(name: str, url: str, frames: list[np.ndarray], times: list[floa
 
 def table(rows: list[Measurement], baseline: Measurement) -> list[str]:
     lines = [
-        "| configuration | frames | frames/s | p50 ms | p95 ms | fps vs serial | p50 vs serial |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| configuration | frames | frames/s | p50 ms | p95 ms | fps vs serial | p50 vs serial | CPU s/frame "
+        "| cores busy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m in rows:
         lines.append(
             f"| {m.name} | {m.frames} | {m.fps:.2f} | {m.percentile(50):.0f} | {m.percentile(95):.0f} "
-            f"| {m.fps / baseline.fps:.2f}x | {m.percentile(50) / baseline.percentile(50):.2f}x |"
+            f"| {m.fps / baseline.fps:.2f}x | {m.percentile(50) / baseline.percentile(50):.2f}x "
+            f"| {m.cpu_s / m.frames:.2f} | {m.cores_busy:.2f} |"
         )
     return lines
 
@@ -178,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4],
                         help="concurrent streams against the ensemble (default: 1 2 4)")
     parser.add_argument("--video", type=Path, default=VIDEO, help="source of the frames (default: %(default)s)")
-    parser.add_argument("--server-ort-threads", type=int, default=1,
+    parser.add_argument("--server-ort-threads", type=int, default=0,
                         help="intra-op threads of each network session in the server; 0 = one per core "
                              "(default: %(default)s)")
     parser.add_argument("--out", type=Path, default=ROOT / "perf" / "out", help="default: %(default)s")
@@ -189,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     repo = ensure_repository(args.standins, args.out)
-    frames, times = read_frames(args.video, args.frames)
+    frames, times = first_frames(args.video, args.frames)
     print(f"{len(frames)} frames of {args.video.name} ({frames[0].shape[1]}x{frames[0].shape[0]}), "
           f"stand-ins: {args.standins}; {machine()}")
 
@@ -210,12 +221,12 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ[THREADS_ENV] = str(args.server_ort_threads)  # the server inherits it; serial is already loaded
     with TritonProcess(repo, args.out / f"tritonserver-{args.standins}.log") as server:
-        run_ensemble("warm-up", server.grpc_url, frames[:2], times[:2], 1)
+        run_ensemble("warm-up", server, frames[:2], times[:2], 1)
         for streams in args.concurrency:
-            rows.append(run_ensemble(f"ensemble, {streams} stream(s)", server.grpc_url, frames, times, streams))
+            rows.append(run_ensemble(f"ensemble, {streams} stream(s)", server, frames, times, streams))
             print(f"ensemble at concurrency {streams}: {rows[-1].fps:.2f} frames/s")
         if faceless:
-            faceless_rows.append(run_ensemble("ensemble, no face, 1 stream", server.grpc_url, faceless,
+            faceless_rows.append(run_ensemble("ensemble, no face, 1 stream", server, faceless,
                                               faceless_times, 1))
 
     lines = [f"## bench_pipeline: {args.standins} stand-ins", "", f"Machine: {machine()}.",

@@ -30,20 +30,9 @@ from clients.frame_transport import TRANSPORTS, JpegTransport, make_transport  #
 from clients.gazesam_client import new_stream_id  # noqa: E402
 from gazesam.contracts import MIN_FRAME_SIDE  # noqa: E402
 from gazesam_triton.server_process import TritonProcess  # noqa: E402
+from perf.video_clip import first_frames  # noqa: E402
 
 VIDEO = ROOT.parent / "shared" / "media" / "videos" / "woman_cup_shelf.mp4"
-
-
-def read_frames(count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(VIDEO))
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
 
 
 def request_bytes(inputs: list) -> int:
@@ -90,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repository", type=Path, default=ROOT / "model_repository")
     parser.add_argument("--out", type=Path, default=ROOT / "perf" / "out", help="default: %(default)s")
     args = parser.parse_args(argv)
-    frames = read_frames(args.requests)
+    frames, _ = first_frames(VIDEO, args.requests)
     h, w = frames[0].shape[:2]
     args.out.mkdir(parents=True, exist_ok=True)
     with TritonProcess(args.repository, args.out / "tritonserver-transport.log") as server:

@@ -24,7 +24,6 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from build_engines.__main__ import main as build_engines_main
@@ -35,6 +34,7 @@ from build_engines.repository import write_repository
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import ENSEMBLE_OUTPUTS, NETWORK_KEYS
 from gazesam.pipeline import InProcessPipeline
+from perf.video_clip import first_frames
 from gazesam.settings import load_settings
 from gazesam_triton.server_process import free_port
 
@@ -108,18 +108,10 @@ class StreamFrames:
 
 def read_stream(video: Path, count: int) -> StreamFrames:
     """The first ``count`` frames of ``video`` in order, with their times on the video's clock."""
-    capture = cv2.VideoCapture(str(video))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    if not frames:
-        raise CheckUnavailable(f"cannot read frames from {video}")
-    return StreamFrames(frames, [i / fps for i in range(len(frames))])
+    try:
+        return StreamFrames(*first_frames(video, count))
+    except FileNotFoundError as exc:
+        raise CheckUnavailable(str(exc)) from None
 
 
 def run_oracle(repository: Path, stream: StreamFrames) -> list[dict[str, np.ndarray]]:

@@ -115,8 +115,8 @@ def summary_markdown(points: list[SweepPoint], ensemble: str, composing: list[st
              "Latency is per frame (one request), from send to response; one stream has one frame in flight.",
              "", "## Server time per model (Triton statistics, mean per request)", "",
              "Counted over the whole perf_analyzer run at each level (its warm-up and every window). "
-             f"The ensemble's compute columns add up its composing models, whose branches run in parallel, "
-             f"so they can exceed its time on the server.", ""]
+             "The ensemble's compute columns add up its composing models, whose branches run in parallel, "
+             "so they can exceed its time on the server.", ""]
     for point in points:
         lines += [f"### concurrency {point.concurrency}", "", *model_table(point, ensemble, composing), ""]
     return "\n".join(lines)

@@ -16,7 +16,6 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -41,8 +40,6 @@ from gazesam_triton.server_process import TritonProcess
 
 from conftest import shared_path
 
-ROOT = Path(__file__).resolve().parents[1]
-REPOSITORY = ROOT / "model_repository"
 ANSWER_WITHIN_S = 10.0
 """A bad request must be answered (with an error) within this; no answer at all is a failure."""
 
@@ -247,11 +244,9 @@ class Tally:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not (REPOSITORY / ENSEMBLE_NAME / "config.pbtxt").is_file():
-        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
-    with TritonProcess(REPOSITORY, tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
-        yield Server(process)
+def server(server):
+    """The module's server, with raw access for malformed requests."""
+    return Server(server)
 
 
 @pytest.fixture(scope="module")

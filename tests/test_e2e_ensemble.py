@@ -6,7 +6,6 @@ Needs the generated ``model_repository/`` (``make setup``).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,12 +14,9 @@ import pytest
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import ENSEMBLE_OUTPUTS, MASK_ON, Status
 from gazesam.pipeline import InProcessPipeline
-from gazesam_triton.server_process import TritonProcess
 
-from conftest import shared_path
+from conftest import REPOSITORY, shared_path
 
-ROOT = Path(__file__).resolve().parents[1]
-REPOSITORY = ROOT / "model_repository"
 
 pytestmark = pytest.mark.e2e
 
@@ -43,15 +39,6 @@ def real_frames() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not (REPOSITORY / "gazesam" / "config.pbtxt").is_file():
-        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
-    log = tmp_path_factory.mktemp("triton") / "tritonserver.log"
-    with TritonProcess(REPOSITORY, log) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
 def pipeline():
     return InProcessPipeline(REPOSITORY)
 
@@ -67,19 +54,7 @@ def infer_alone(client: GazeSamClient, frame: np.ndarray):
 
 
 def served_outputs(client: GazeSamClient, frame: np.ndarray) -> dict[str, np.ndarray]:
-    result = infer_alone(client, frame)
-    return {
-        "STATUS": np.array([result.status], np.int32),
-        "MASK": result.mask,
-        "TARGET_BOX": result.target_box,
-        "TARGET_CLASS": np.array([result.target_class], np.int32),
-        "TARGET_SCORE": np.array([result.target_score], np.float32),
-        "FACE_BOX": result.face_box,
-        "FACE_SCORE": np.array([result.face_score], np.float32),
-        "FACE_TRACK_ID": np.array([result.face_track_id], np.int32),
-        "GAZE_YAW_PITCH": result.gaze_yaw_pitch,
-        "GAZE_RAY": result.gaze_ray,
-    }
+    return infer_alone(client, frame).to_outputs()
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])

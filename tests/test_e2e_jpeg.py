@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,21 +12,11 @@ from tritonclient.utils import InferenceServerException
 
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import ENSEMBLE_OUTPUTS, JPEG_ENSEMBLE_INPUTS, JPEG_ENSEMBLE_NAME
-from gazesam_triton.server_process import TritonProcess
 
 from conftest import shared_path
 
-REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not (REPOSITORY / JPEG_ENSEMBLE_NAME / "config.pbtxt").is_file():
-        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
-    with TritonProcess(REPOSITORY, tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
-        yield process
 
 
 def infer_jpeg(url: str, data: np.ndarray, frame_time: float, stream: int) -> dict[str, np.ndarray]:

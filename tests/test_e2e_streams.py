@@ -8,22 +8,18 @@ the in-process pipeline, keeping the same per-stream state, is the oracle.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from clients.gazesam_client import FrameResult, GazeSamClient, new_stream_id
+from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import ENSEMBLE_OUTPUTS, MAX_STREAMS
 from gazesam.pipeline import InProcessPipeline
-from gazesam_triton.server_process import TritonProcess
 
-from conftest import shared_path
+from conftest import REPOSITORY, shared_path
 
-ROOT = Path(__file__).resolve().parents[1]
-REPOSITORY = ROOT / "model_repository"
 CLIP_FRAMES = 24
 
 pytestmark = pytest.mark.e2e
@@ -41,21 +37,6 @@ def clip(name: str, frames: int = CLIP_FRAMES, width: int = 640) -> tuple[list[n
         images.append(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA))
     capture.release()
     return images, [i / fps for i in range(frames)]
-
-
-def as_outputs(result: FrameResult) -> dict[str, np.ndarray]:
-    return {
-        "STATUS": np.array([result.status], np.int32),
-        "MASK": result.mask,
-        "TARGET_BOX": result.target_box,
-        "TARGET_CLASS": np.array([result.target_class], np.int32),
-        "TARGET_SCORE": np.array([result.target_score], np.float32),
-        "FACE_BOX": result.face_box,
-        "FACE_SCORE": np.array([result.face_score], np.float32),
-        "FACE_TRACK_ID": np.array([result.face_track_id], np.int32),
-        "GAZE_YAW_PITCH": result.gaze_yaw_pitch,
-        "GAZE_RAY": result.gaze_ray,
-    }
 
 
 def assert_same(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]], what: str) -> None:
@@ -82,15 +63,7 @@ class Sender:
         result = self.client.infer(
             self.frames[i], self.times[i], self.stream_id, start=i == 0, end=i == len(self.frames) - 1
         )
-        self.outputs.append(as_outputs(result))
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not (REPOSITORY / "gazesam" / "config.pbtxt").is_file():
-        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
-    with TritonProcess(REPOSITORY, tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
-        yield process
+        self.outputs.append(result.to_outputs())
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +101,7 @@ def test_stream_state_shapes_the_output(alone, client, videos):
     frames, times = videos["father_daughter_toys.mp4"]
     differing = 0
     for i in range(1, len(frames)):
-        fresh = as_outputs(client.infer(frames[i], times[i], new_stream_id(), start=True, end=True))
+        fresh = client.infer(frames[i], times[i], new_stream_id(), start=True, end=True).to_outputs()
         in_stream = alone["father_daughter_toys.mp4"][i]
         differing += not np.array_equal(fresh["FACE_BOX"], in_stream["FACE_BOX"])
     print(f"face box smoothed differently from a fresh stream on {differing}/{len(frames) - 1} frames")

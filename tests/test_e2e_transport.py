@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from clients.gazesam_client import FrameResult, GazeSamClient, new_stream_id
-from gazesam_triton.server_process import TritonProcess
 
 from conftest import shared_path
 
-REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not (REPOSITORY / "gazesam" / "config.pbtxt").is_file():
-        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
-    with TritonProcess(REPOSITORY, tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
-        yield process
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import pytest
 
 from gazesam.contracts import ENSEMBLE_NAME
 from gazesam.graph import pipeline_graph
-from gazesam_triton.server_process import TritonProcess
 from perf.install_perf_analyzer import (EXPECTED_VERSION_LINE, InstallError, install, launcher_path,
                                         version_line)
 from perf.model_stats import snapshot_difference, snapshot_from_json
@@ -27,8 +26,6 @@ from perf.run_perf_analyzer import main as run_sweep
 
 from conftest import shared_path
 
-ROOT = Path(__file__).resolve().parents[1]
-REPOSITORY = ROOT / "model_repository"
 VIDEOS = ("father_daughter_toys.mp4", "woman_cup_shelf.mp4")
 
 
@@ -38,14 +35,6 @@ def perf_analyzer() -> Path:
         return install(log=lambda *_: None)
     except InstallError as error:
         pytest.fail(f"perf_analyzer could not be installed (perf/install_perf_analyzer.py): {error}")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not (REPOSITORY / ENSEMBLE_NAME / "config.pbtxt").is_file():
-        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
-    with TritonProcess(REPOSITORY, tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
-        yield process
 
 
 def test_installed_launcher_starts_and_reports_the_server_release(perf_analyzer):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,14 +17,11 @@ import pytest
 from tqdm import tqdm
 
 from clients.gazesam_client import GazeSamClient, new_stream_id
-from gazesam.contracts import ENSEMBLE_NAME
+
 from gazesam_triton.process_memory import TreeMemory, tree_memory
-from gazesam_triton.server_process import TritonProcess
 
 from conftest import shared_path
 
-ROOT = Path(__file__).resolve().parents[1]
-REPOSITORY = ROOT / "model_repository"
 STREAMS = 4
 SOAK_REQUESTS = 2000
 WARMUP_REQUESTS_PER_STREAM = 25
@@ -110,14 +106,6 @@ class MemorySampler:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not (REPOSITORY / ENSEMBLE_NAME / "config.pbtxt").is_file():
-        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
-    with TritonProcess(REPOSITORY, tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
-        yield process
 
 
 def mib(value: int) -> str:

@@ -26,20 +26,10 @@ from gazesam_triton.server_process import TritonProcess, free_port
 from conftest import shared_path
 from client_support import assert_every_stream_slot_is_free, decoded_frames, video_properties, write_clip
 
-ROOT = Path(__file__).resolve().parents[1]
-REPOSITORY = ROOT / "model_repository"
 VIDEOS = ("father_daughter_toys.mp4", "woman_cup_shelf.mp4")
 MAX_FRAMES = 30
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not (REPOSITORY / "gazesam" / "config.pbtxt").is_file():
-        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
-    with TritonProcess(REPOSITORY, tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
-        yield process
 
 
 def run_client(server: TritonProcess, videos: list[Path], out_dir: Path, *extra: str, protocol: str = "grpc") -> int:

@@ -8,28 +8,16 @@ Needs the generated ``model_repository/`` (``make setup``).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from clients import webcam
 from clients.exit_status import ExitStatus
-from gazesam_triton.server_process import TritonProcess
 
 from client_support import assert_every_stream_slot_is_free, video_properties, write_clip
 
-ROOT = Path(__file__).resolve().parents[1]
-REPOSITORY = ROOT / "model_repository"
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not (REPOSITORY / "gazesam" / "config.pbtxt").is_file():
-        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
-    with TritonProcess(REPOSITORY, tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
-        yield process
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,6 @@ from .contracts import (
     ENSEMBLE_INPUTS,
     ENSEMBLE_NAME,
     ENSEMBLE_OUTPUTS,
-    GATE,
     JPEG_ENSEMBLE_INPUTS,
     JPEG_ENSEMBLE_NAME,
     NetworkContract,
