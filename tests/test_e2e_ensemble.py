@@ -6,7 +6,6 @@ Needs the generated ``model_repository/`` (``make setup``).
 
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 import pytest
@@ -15,19 +14,11 @@ from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import ENSEMBLE_OUTPUTS, MASK_ON, Status
 from gazesam.pipeline import InProcessPipeline
 
+from real_media import video_frame
 from conftest import REPOSITORY, shared_path
 
 
 pytestmark = pytest.mark.e2e
-
-
-def video_frame(name: str, index: int) -> np.ndarray:
-    capture = cv2.VideoCapture(str(shared_path("media", "videos", name)))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-    ok, frame = capture.read()
-    capture.release()
-    assert ok, f"cannot read frame {index} of {name}"
-    return frame
 
 
 def real_frames() -> dict[str, np.ndarray]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 
-import cv2
 import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
@@ -18,7 +17,8 @@ from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import ENSEMBLE_OUTPUTS, MAX_STREAMS
 from gazesam.pipeline import InProcessPipeline
 
-from conftest import REPOSITORY, shared_path
+from real_media import downscaled_clip
+from conftest import REPOSITORY
 
 CLIP_FRAMES = 24
 
@@ -27,15 +27,7 @@ pytestmark = pytest.mark.e2e
 
 def clip(name: str, frames: int = CLIP_FRAMES, width: int = 640) -> tuple[list[np.ndarray], list[float]]:
     """The first ``frames`` frames of a real video, downscaled to ``width``, and their times in seconds."""
-    capture = cv2.VideoCapture(str(shared_path("media", "videos", name)))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    images = []
-    for _ in range(frames):
-        ok, frame = capture.read()
-        assert ok, f"{name} has fewer than {frames} frames"
-        height = round(frame.shape[0] * width / frame.shape[1])
-        images.append(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA))
-    capture.release()
+    images, fps = downscaled_clip(name, frames, width)
     return images, [i / fps for i in range(frames)]
 
 

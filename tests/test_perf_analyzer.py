@@ -24,6 +24,7 @@ from perf.perf_input_data import (StreamFrame, decode_step, downscaled, input_da
                                   write_input_data)
 from perf.run_perf_analyzer import main as run_sweep
 
+from real_media import video_frame
 from conftest import shared_path
 
 VIDEOS = ("father_daughter_toys.mp4", "woman_cup_shelf.mp4")
@@ -49,15 +50,6 @@ def test_installer_is_idempotent(perf_analyzer):
     messages = []
     assert install(log=messages.append) == perf_analyzer
     assert messages and "already installed" in messages[0]
-
-
-def video_frame(name: str, index: int) -> np.ndarray:
-    capture = cv2.VideoCapture(str(shared_path("media", "videos", name)))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-    ok, frame = capture.read()
-    capture.release()
-    assert ok, f"cannot read frame {index} of {name}"
-    return frame
 
 
 def test_input_data_holds_one_stream_of_real_frames_per_video(tmp_path):

@@ -11,7 +11,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import pytest
 from tqdm import tqdm
@@ -20,7 +19,8 @@ from clients.gazesam_client import GazeSamClient, new_stream_id
 
 from gazesam_triton.process_memory import TreeMemory, tree_memory
 
-from conftest import shared_path
+from real_media import downscaled_clip
+
 
 STREAMS = 4
 SOAK_REQUESTS = 2000
@@ -36,16 +36,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.soak]
 
 def video_frames(name: str) -> tuple[list[np.ndarray], float]:
     """The first FRAMES_PER_VIDEO frames of a real video at FRAME_WIDTH px, and its frame rate."""
-    capture = cv2.VideoCapture(str(shared_path("media", "videos", name)))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    frames = []
-    for _ in range(FRAMES_PER_VIDEO):
-        ok, frame = capture.read()
-        assert ok, f"{name} has fewer than {FRAMES_PER_VIDEO} frames"
-        height = round(frame.shape[0] * FRAME_WIDTH / frame.shape[1])
-        frames.append(cv2.resize(frame, (FRAME_WIDTH, height), interpolation=cv2.INTER_AREA))
-    capture.release()
-    return frames, fps
+    return downscaled_clip(name, FRAMES_PER_VIDEO, FRAME_WIDTH)
 
 
 @dataclass
