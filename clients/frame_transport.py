@@ -120,8 +120,13 @@ class SharedMemoryTransport(RawTransport):
         frame_bytes, mask_bytes = frame_hw[0] * frame_hw[1] * 3, frame_hw[0] * frame_hw[1]
         if self._frame is None or self._frame.size != frame_bytes:
             self.close()
-            self._frame = _Region(self._client, frame_bytes, "frame")
-            self._mask = _Region(self._client, mask_bytes, "mask")
+            frame_region = _Region(self._client, frame_bytes, "frame")
+            try:
+                mask_region = _Region(self._client, mask_bytes, "mask")
+            except Exception:
+                frame_region.release(self._client)
+                raise
+            self._frame, self._mask = frame_region, mask_region  # both or neither
         return self._frame, self._mask
 
     def inputs(self, frame: np.ndarray, frame_time_s: float) -> list:

@@ -145,13 +145,14 @@ def process_video(job: VideoJob, options: StreamOptions, position: int, stop: th
     summary.server = sender.stats
     summary.wall_s = time.perf_counter() - started
     if job.results_json:
-        write_results_json(job, info, sender.stream_id, records, summary)
+        write_results_json(job, info, sender.stream_id, records, summary, options.banner)
     return summary
 
 
 def write_results_json(job: VideoJob, info: VideoInfo, stream_id: int, records: list[dict],
-                       summary: RunSummary) -> None:
+                       summary: RunSummary, banner: str | None) -> None:
     document = {
+        "stand_in_models": banner,  # None only when every network runs real weights
         "video": str(job.source),
         "output": str(job.output),
         "fps": info.fps,
@@ -165,8 +166,9 @@ def write_results_json(job: VideoJob, info: VideoInfo, stream_id: int, records: 
 
 
 def run_videos(jobs: list[VideoJob], options: StreamOptions,
-               parallel: int) -> tuple[list[tuple[VideoJob, RunSummary]], bool]:
-    """Every job, ``parallel`` at a time: (each run job with its summary, whether Ctrl+C stopped them)."""
+               parallel: int) -> tuple[list[tuple[VideoJob, RunSummary]], list[str], bool]:
+    """Every job, ``parallel`` at a time: (each finished job with its summary, one error line per job that
+    could not run, whether Ctrl+C stopped them). One video's failure never discards the others' results."""
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="video") as pool:
         futures = [pool.submit(process_video, job, options, i, stop) for i, job in enumerate(jobs)]
@@ -178,8 +180,15 @@ def run_videos(jobs: list[VideoJob], options: StreamOptions,
             for future in futures:
                 future.cancel()
             notice("interrupted: finishing the files written so far")
-        done = [(job, f.result()) for job, f in zip(jobs, futures) if not f.cancelled()]
-    return done, stop.is_set()
+        done, errors = [], []
+        for job, future in zip(jobs, futures):
+            if future.cancelled():
+                continue
+            if isinstance(future.exception(), (VideoInputError, VideoOutputError)):
+                errors.append(f"{job.source}: {future.exception()}")
+            else:
+                done.append((job, future.result()))
+    return done, errors, stop.is_set()
 
 
 def report(done: list[tuple[VideoJob, RunSummary]], wall_s: float) -> None:
@@ -231,14 +240,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: {banner}")
     options = StreamOptions(client_factory(args), backoff, banner, args.max_frames)
     started = time.perf_counter()
-    try:
-        done, interrupted = run_videos(jobs, options, args.parallel or min(len(jobs), MAX_STREAMS))
-    except (VideoInputError, VideoOutputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return ExitStatus.BAD_INPUT
+    done, errors, interrupted = run_videos(jobs, options, args.parallel or min(len(jobs), MAX_STREAMS))
     report(done, time.perf_counter() - started)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
     if interrupted:
         return ExitStatus.INTERRUPTED
+    if errors:
+        return ExitStatus.BAD_INPUT
     return ExitStatus.UNANNOTATED if any(summary.failed for _, summary in done) else ExitStatus.OK
 
 

@@ -124,25 +124,32 @@ def run_oracle(repository: Path, stream: StreamFrames) -> list[dict[str, np.ndar
 def send_stream(url: str, stream: StreamFrames) -> list[dict[str, np.ndarray]]:
     """Send the frames as one stream, one at a time; the ensemble's outputs per frame."""
     client = GazeSamClient(url, "grpc", timeout_s=300)
-    stream_id, last, outputs = new_stream_id(), len(stream.frames) - 1, []
-    for i, (frame, t) in enumerate(zip(stream.frames, stream.times_s)):
-        result = client.infer(frame, t, stream_id, start=i == 0, end=i == last)
-        outputs.append({
-            "STATUS": np.array([result.status], np.int32), "MASK": result.mask,
-            "GAZE_YAW_PITCH": result.gaze_yaw_pitch,
-        })
-    client.close()
-    return outputs
+    stream_id, last = new_stream_id(), len(stream.frames) - 1
+    try:
+        return [client.infer(frame, t, stream_id, start=i == 0, end=i == last).to_outputs()
+                for i, (frame, t) in enumerate(zip(stream.frames, stream.times_s))]
+    finally:
+        client.close()
 
 
 def streams_fps(url: str, stream: StreamFrames, streams: int) -> float:
     """Frames per second over ``streams`` concurrent streams, each sending ``stream``'s frames."""
-    threads = [threading.Thread(target=send_stream, args=(url, stream)) for _ in range(streams)]
+    errors: list[BaseException] = []
+
+    def one_stream() -> None:
+        try:
+            send_stream(url, stream)
+        except BaseException as exc:  # raised below: no figure from failed streams
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one_stream) for _ in range(streams)]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {streams} streams failed: {errors[0]}")
     return streams * len(stream.frames) / (time.perf_counter() - start)
 
 

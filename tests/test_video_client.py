@@ -174,3 +174,17 @@ def test_the_stand_in_banner_stays_on_every_kind_of_frame():
         out = annotate(frame, result, banner="STAND-IN MODELS: gaze")
         np.testing.assert_array_equal(out[2, 2], BANNER_COLOR)
     assert NOT_PROCESSED.startswith("not processed")
+
+
+def test_one_video_that_cannot_be_written_does_not_lose_the_others(server, tmp_path, capsys):
+    good, blocked = tmp_path / "good.mp4", tmp_path / "blocked.mp4"
+    write_clip(good, "woman_cup_shelf.mp4", 6)
+    write_clip(blocked, "father_daughter_toys.mp4", 6)
+    out = tmp_path / "out"
+    (out / "blocked_gazesam.mp4").mkdir(parents=True)  # a folder where the output file should go
+    rc = video.main(["--video", str(good), "--video", str(blocked), "--output-dir", str(out),
+                     "--url", server.grpc_url])
+    assert rc == ExitStatus.BAD_INPUT
+    assert video_properties(out / "good_gazesam.mp4")[0] == 6
+    captured = capsys.readouterr()
+    assert "blocked.mp4" in captured.err and "wrote " + str(out / "good_gazesam.mp4") in captured.out

@@ -176,7 +176,8 @@ class Status(enum.IntEnum):
 # Each client stream (camera, video) is one Triton sequence: a correlation ID, the start flag on its
 # first frame and the end flag on its last. Frames of one stream are sent one at a time, in order.
 MAX_STREAMS = 16
-"""Concurrent streams the server keeps state for; stream MAX_STREAMS+1 gets a clear error."""
+"""Concurrent streams per ensemble (``gazesam``, ``gazesam_jpeg``) the server keeps state for; stream
+MAX_STREAMS+1 of an ensemble gets a clear error. One stream ID means one stream in either ensemble."""
 STREAM_IDLE_TIMEOUT_S = 60.0
 """A stream that sends nothing for this long is dropped and its slot freed (it restarts fresh if it returns)."""
 

@@ -56,7 +56,6 @@ FRAME_LIMITS = InputLimits(max_dynamic_axis=MAX_FRAME_BYTES, max_bytes=MAX_FRAME
 ENCODED_FRAME_LIMITS = InputLimits(max_dynamic_axis=MAX_JPEG_BYTES, max_bytes=MAX_JPEG_BYTES)
 NETWORK_TENSOR_LIMITS = InputLimits(max_dynamic_axis=MAX_PROMPTS, max_bytes=MAX_FRAME_BYTES)
 STEP_TENSOR_LIMITS = InputLimits(max_dynamic_axis=MAX_FRAME_SIDE, max_bytes=MAX_FRAME_BYTES)
-JPEG_LIMITS = InputLimits(max_dynamic_axis=MAX_JPEG_BYTES, max_bytes=MAX_JPEG_BYTES)
 
 _FRAME = ENSEMBLE_INPUTS[0]
 _ENCODED_FRAME = JPEG_ENSEMBLE_INPUTS[0]
@@ -73,8 +72,6 @@ def limits_for(spec: TensorSpec) -> InputLimits:
         return FRAME_LIMITS
     if spec == _ENCODED_FRAME:
         return ENCODED_FRAME_LIMITS
-    if spec == JPEG_ENSEMBLE_INPUTS[0]:
-        return JPEG_LIMITS
     if spec in _NETWORK_TENSORS:
         return NETWORK_TENSOR_LIMITS
     return STEP_TENSOR_LIMITS

@@ -6,6 +6,7 @@ decisions. ``GAZESAM_SETTINGS`` names another file to use instead of the package
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ DEFAULT_SETTINGS_PATH = PACKAGE_DIR / "settings.toml"
 COCO_CLASSES_PATH = PACKAGE_DIR / "coco_classes.txt"
 
 
+@functools.cache
 def coco_class_names() -> tuple[str, ...]:
     """The 80 COCO class names, index = class id."""
     return tuple(line.strip() for line in COCO_CLASSES_PATH.read_text().splitlines() if line.strip())

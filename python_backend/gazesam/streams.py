@@ -14,7 +14,6 @@ request its batcher would refuse.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 import numpy as np
@@ -46,19 +45,20 @@ class StreamTable(Generic[S]):
         self._new_state = new_state
         self.max_streams = max_streams
         self.idle_timeout_s = idle_timeout_s
-        self._entries: OrderedDict[int | str, tuple[S, float]] = OrderedDict()  # least recently used first
+        self._entries: dict[int | str, tuple[S, float]] = {}  # stream ID -> (state, wall time last seen)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def state(self, stream_id: int | str, start: bool, now: float) -> S:
         """The state of ``stream_id`` at wall time ``now``; a fresh one when ``start``."""
+        self._drop_idle(now)
         if start:
             self._entries.pop(stream_id, None)
-            self._make_room(now)
+            self._check_room()
             state = self._new_state()
         elif stream_id in self._entries:
-            state = self._entries.pop(stream_id)[0]
+            state = self._entries[stream_id][0]
         else:
             raise UnknownStreamError(
                 f"stream {stream_id} is not running on the server (its first frame failed, the server restarted, "
@@ -71,10 +71,13 @@ class StreamTable(Generic[S]):
         """Forget ``stream_id`` (its last frame was processed, or its start failed); its slot is free again."""
         self._entries.pop(stream_id, None)
 
-    def _make_room(self, now: float) -> None:
+    def _drop_idle(self, now: float) -> None:
+        """Forget streams silent for longer than the idle timeout (their clients stopped without an end flag)."""
         idle = [sid for sid, (_, seen) in self._entries.items() if now - seen > self.idle_timeout_s]
         for sid in idle:
             del self._entries[sid]
+
+    def _check_room(self) -> None:
         if self.max_streams is not None and len(self._entries) >= self.max_streams:
             raise StreamLimitError(
                 f"the server keeps state for at most {self.max_streams} concurrent streams and all are in use; "

@@ -74,10 +74,12 @@ class TritonPythonModel:
             except Exception as exc:
                 checked.append(exc)
         good = [inputs for inputs in checked if not isinstance(inputs, Exception)]
+        if not good:  # every request was refused: each keeps its own error
+            return [_error(exc) for exc in checked]
         sizes = [len(next(iter(inputs.values()))) for inputs in good]
         try:
             stacked = {spec.name: np.concatenate([g[spec.name] for g in good]) for spec in self.contract.inputs}
-            outputs = self.graph(**stacked) if good else {}
+            outputs = self.graph(**stacked)
         except Exception as exc:
             return [_error(exc) for _ in requests]
         bounds = np.cumsum([0] + sizes)
