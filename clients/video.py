@@ -42,7 +42,7 @@ from clients import exit_status  # noqa: E402
 from clients.annotation import annotate, result_record  # noqa: E402
 from clients.backoff import Backoff  # noqa: E402
 from clients.exit_status import ExitStatus  # noqa: E402
-from clients.frame_reader import FrameReader, frames_with_last_flag  # noqa: E402
+from clients.frame_reader import FrameReader, capture_fps, frames_with_last_flag  # noqa: E402
 from clients.gazesam_client import GazeSamClient  # noqa: E402
 from clients.notices import notice  # noqa: E402
 from clients.run_summary import RunSummary  # noqa: E402
@@ -89,9 +89,7 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     if not capture.isOpened():
         raise VideoInputError(f"cannot open video {path}")
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    if not fps > 0:
-        fps = 25.0  # the container does not say; the output then plays at this rate
+    fps = capture_fps(capture, default=25.0)  # the output plays at this rate when the container does not say
     return capture, VideoInfo(fps, size, max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0))
 
 

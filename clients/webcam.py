@@ -44,7 +44,7 @@ from clients import exit_status  # noqa: E402
 from clients.annotation import annotate  # noqa: E402
 from clients.backoff import Backoff  # noqa: E402
 from clients.exit_status import ExitStatus  # noqa: E402
-from clients.frame_reader import CapturedFrame, FrameReader, SourceStalled  # noqa: E402
+from clients.frame_reader import CapturedFrame, FrameReader, SourceStalled, capture_fps  # noqa: E402
 from clients.gazesam_client import GazeSamClient  # noqa: E402
 from clients.notices import notice  # noqa: E402
 from clients.run_summary import RunSummary  # noqa: E402
@@ -136,7 +136,7 @@ class CameraStream:
         self.latest: np.ndarray | None = None
         self.summary = RunSummary()
         self._capture = capture
-        self._fps = capture.get(cv2.CAP_PROP_FPS) or _DEFAULT_FPS
+        self._fps = capture_fps(capture, _DEFAULT_FPS)
         self._writer: BackgroundVideoWriter | None = None
 
     def run(self, position: int) -> RunSummary:

@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from clients.frame_reader import capture_fps
+
 
 def first_frames(video: Path, count: int) -> tuple[list[np.ndarray], list[float]]:
     """Up to ``count`` BGR frames from the start of ``video`` and their times (index / fps) in seconds.
@@ -14,7 +16,7 @@ def first_frames(video: Path, count: int) -> tuple[list[np.ndarray], list[float]
     Raises ``FileNotFoundError`` when the video cannot be opened or yields no frame.
     """
     capture = cv2.VideoCapture(str(video))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    fps = capture_fps(capture, default=25.0)
     frames = []
     while len(frames) < count:
         ok, frame = capture.read()

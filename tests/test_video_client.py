@@ -188,3 +188,18 @@ def test_one_video_that_cannot_be_written_does_not_lose_the_others(server, tmp_p
     assert video_properties(out / "good_gazesam.mp4")[0] == 6
     captured = capsys.readouterr()
     assert "blocked.mp4" in captured.err and "wrote " + str(out / "good_gazesam.mp4") in captured.out
+
+
+class _FakeFpsCapture:
+    def __init__(self, fps: float):
+        self.fps = fps
+
+    def get(self, prop: int) -> float:
+        return self.fps
+
+
+@pytest.mark.parametrize("reported, expected", [(25.0, 25.0), (0.0, 30.0), (-1.0, 30.0), (float("nan"), 30.0)])
+def test_a_source_without_a_frame_rate_gets_the_default(reported, expected):
+    from clients.frame_reader import capture_fps
+
+    assert capture_fps(_FakeFpsCapture(reported), default=30.0) == expected
