@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
 from clients.frame_transport import TRANSPORTS, JpegTransport, make_transport  # noqa: E402
-from clients.gazesam_client import new_stream_id  # noqa: E402
+from clients.gazesam_client import GazeSamClient, new_stream_id  # noqa: E402
 from gazesam.contracts import MIN_FRAME_SIDE  # noqa: E402
 from gazesam_triton.server_process import TritonProcess  # noqa: E402
 from perf.video_clip import first_frames  # noqa: E402
@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     h, w = frames[0].shape[:2]
     args.out.mkdir(parents=True, exist_ok=True)
     with TritonProcess(args.repository, args.out / "tritonserver-transport.log") as server:
+        probe = GazeSamClient(server.grpc_url)
+        standins = probe.standin_networks()
+        probe.close()
         results = {kind: measure(kind, server.grpc_url, frames, args.quality) for kind in TRANSPORTS}
         small = [cv2.resize(frame, (MIN_FRAME_SIDE, MIN_FRAME_SIDE)) for frame in frames]
         fixed = measure("raw", server.grpc_url, small, args.quality)["cpu_ms"]
@@ -90,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     results["jpeg, source already JPEG"] = results["jpeg"] | {"cpu_ms": results["jpeg"]["cpu_ms"] - encode}
     raw = results["raw"]
     lines = [f"## bench_transport: {w}x{h} frames, {len(frames)} per transport", "",
-             f"Command: `python perf/bench_transport.py --requests {args.requests} --quality {args.quality}`", "",
+             f"Command: `python perf/bench_transport.py --requests {args.requests} --quality {args.quality}`",
+             f"Stand-in networks served (client-side costs do not depend on them): {', '.join(standins) or 'none'}.",
+             "",
              "| transport | request bytes/frame | client CPU ms/request | the frame's share, ms | vs raw "
              "| p50 latency ms |",
              "|---|---:|---:|---:|---:|---:|"]
