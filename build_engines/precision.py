@@ -7,12 +7,12 @@ from frames the user chooses). INT8 builds do not also enable FP16, as upstream'
 
 from __future__ import annotations
 
-from gazesam.contracts import NETWORK_KEYS
+from gazesam.networks import all_networks
 
 PRECISION_MODES = ("default", "optimized")
 PRECISIONS = ("fp32", "fp16", "int8")
 
-_DEFAULT = {key: "fp16" for key in NETWORK_KEYS} | {"sam_encoder": "fp32"}
+_DEFAULT = {network.key: "fp16" for network in all_networks()} | {"sam_encoder": "fp32"}
 _OPTIMIZED = _DEFAULT | {"gaze": "int8", "detector": "int8"}
 
 

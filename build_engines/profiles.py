@@ -19,12 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gazesam.contracts import NETWORK_KEYS, NetworkContract, TensorSpec
+from gazesam.contracts import NetworkContract, TensorSpec
+from gazesam.networks import ModelSet
 
 from .engine_manifest import EngineManifest, plan_for, read_manifest
 from .precision import network_precisions
-from .repository import GENERATED_BY, _parameters, _place_model_file, choose_model_file, tensor_block
-from .shapes import PROMPT_INPUT, frame_batch_limit
+from .manifest import choose_model_file
+from .repository import GENERATED_BY, _parameters, _place_model_file, tensor_block
+from .shapes import frame_batch_limit, is_prompt_input
 
 PROFILES = ("cpu", "onnx", "tensorrt", "pytorch")
 
@@ -39,6 +41,8 @@ ORDER_NOTE = (
 # GPU instance counts per network, with the reason written into its config.
 GPU_INSTANCES: dict[str, tuple[int, str]] = {
     "face": (1, "tiny network (160x128 input, <1 GMAC): one instance keeps up with many streams"),
+    "landmarks": (1, "tiny network (112x112 face crop): one instance keeps up with many streams"),
+    "head_pose": (1, "tiny network (60x60 face crop): one instance keeps up with many streams"),
     "gaze": (2, "ResNet-50 on one crop per frame: a 2nd instance overlaps one stream's copies with another's compute"),
     "detector": (2, "mid-size detector: a 2nd instance overlaps streams on the GPU"),
     "depth": (2, "heaviest network (ViT-B at 518x518): 2 instances keep the GPU busy while one waits on copies"),
@@ -66,7 +70,7 @@ def batching_reason(contract: NetworkContract, max_batch: int) -> str:
             f"dynamic batching up to {max_batch} frames of different streams, waiting at most "
             f"{QUEUE_DELAY_US} us: every tensor of this network has a dynamic frame axis"
         )
-    prompt_axes = [s.name for s in contract.inputs if (contract.key, s.name) == PROMPT_INPUT]
+    prompt_axes = [s.name for s in contract.inputs if is_prompt_input(contract, s)]
     fixed = [s.name for s in contract.inputs if s.shape[0] != -1]
     why = f"{', '.join(fixed)} has a fixed leading axis of 1" if fixed else "its model file has a fixed batch axis"
     if prompt_axes:
@@ -152,7 +156,7 @@ class OnnxProfile:
     def __init__(self, tensorrt_accelerator: bool = False):
         self.tensorrt_accelerator = tensorrt_accelerator
 
-    def preflight(self, models_dir: Path, detector_family: str, standin_size: str) -> None:
+    def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """Nothing to check beyond the model files the repository writer already requires."""
 
     def network_model(
@@ -181,16 +185,16 @@ class TensorRtProfile:
         self.engines_dir = Path(engines_dir)
         self.manifest: EngineManifest = read_manifest(self.engines_dir)
 
-    def preflight(self, models_dir: Path, detector_family: str, standin_size: str) -> None:
+    def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """Every network has a plan built from the very ONNX file it would serve; checked before writing."""
-        if self.manifest.detector_family != detector_family:
+        if self.manifest.families != model_set.describe():
             raise FileNotFoundError(
-                f"the plans in {self.engines_dir} are for detector family {self.manifest.detector_family!r}, "
-                f"not {detector_family!r}: rebuild them with 'python -m build_engines engines'"
+                f"the plans in {self.engines_dir} are for the families {self.manifest.families!r}, "
+                f"not {model_set.describe()!r}: rebuild them with 'python -m build_engines engines'"
             )
-        for network in NETWORK_KEYS:
-            plan_for(self.engines_dir, self.manifest, network,
-                     choose_model_file(models_dir, network, detector_family, standin_size))
+        for network in model_set.networks:
+            plan_for(self.engines_dir, self.manifest, network.key,
+                     choose_model_file(models_dir, network, model_set, standin_size))
 
     def network_model(
         self, model: str, model_file: Path, contract: NetworkContract, params: dict[str, str], doc: str, version_dir: Path
@@ -217,7 +221,7 @@ class PyTorchProfile:
     name = "pytorch"
     adapter = "from gazesam_triton.torch_model import TritonPythonModel  # noqa: F401"
 
-    def preflight(self, models_dir: Path, detector_family: str, standin_size: str) -> None:
+    def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """The adapter converts ``model.onnx`` when the server loads it; nothing to build beforehand."""
 
     def network_model(

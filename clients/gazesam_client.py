@@ -5,7 +5,7 @@
     result = client.infer(frame, frame_time_s=0.0, stream_id=stream, start=True)   # FrameResult
     result = client.infer(next_frame, frame_time_s=0.033, stream_id=stream)
     client.infer(last_frame, frame_time_s=t_last, stream_id=stream, end=True)     # frees the server's slot
-    client.standin_networks()             # networks the server runs with stand-in weights
+    client.served_models()                # the model set: each network's family and provenance, stand-ins
 
 Every request belongs to a stream (a Triton sequence): send a stream's frames one at a time, in order,
 with their own timestamps (video position or capture time), ``start`` on the first and ``end`` on the last.
@@ -24,7 +24,6 @@ from tritonclient.utils import InferenceServerException
 
 from clients.frame_transport import make_transport
 from gazesam.contracts import ENSEMBLE_NAME, ENSEMBLE_OUTPUTS, Status
-from gazesam.graph import NETWORK_MODELS
 from gazesam.settings import coco_class_names
 
 DEFAULT_URLS = {"grpc": "127.0.0.1:8001", "http": "127.0.0.1:8000"}
@@ -157,26 +156,73 @@ class GazeSamClient:
         )
         return FrameResult.from_outputs(self._transport.read(response, frame_hw))
 
-    def network_provenance(self) -> dict[str, str]:
-        """Network key -> provenance label as the server's model configs state it."""
-        provenance = {}
-        for network, model in NETWORK_MODELS.items():
-            config = self._client.get_model_config(model)
-            if self.protocol == "grpc":
-                params = {k: v.string_value for k, v in config.config.parameters.items()}
-            else:
-                params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
-            provenance[network] = params.get("provenance", "unknown")
-        return provenance
+    def _config(self, model: str) -> tuple[dict[str, str], list[str]]:
+        """A served model's config: its string parameters and, for an ensemble, the models it runs."""
+        config = self._client.get_model_config(model)
+        if self.protocol == "grpc":
+            config = config.config
+            params = {k: v.string_value for k, v in config.parameters.items()}
+            steps = [step.model_name for step in config.ensemble_scheduling.step]
+        else:
+            params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
+            steps = [step["model_name"] for step in config.get("ensemble_scheduling", {}).get("step", [])]
+        return params, steps
+
+    def served_models(self) -> ServedModels:
+        """What the server's ``gazesam`` ensemble runs, as its model configs state it."""
+        params, steps = self._config(ENSEMBLE_NAME)
+        networks = {}
+        for model in steps:
+            model_params, _ = self._config(model)
+            if "network" in model_params:
+                networks[model] = NetworkInfo(model_params.get("provenance", "unknown"),
+                                              model_params.get("substitute", model))
+        return ServedModels(params.get("model_set", "unknown"), networks)
 
     def standin_networks(self) -> list[str]:
-        return [n for n, label in self.network_provenance().items() if label != "real"]
+        return self.served_models().standins
 
     def close(self) -> None:
         try:
             self._transport.close()
         finally:
             self._client.close()
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    provenance: str  # "real" or "stand-in (tiny|full)"
+    label: str  # its family, e.g. "gaze: OMZ ..., offline substitute for L2CS-Net"
+
+
+@dataclass(frozen=True)
+class ServedModels:
+    """The server's model set: Triton model name of each network -> its provenance and family."""
+
+    model_set: str
+    networks: dict[str, NetworkInfo]
+
+    @property
+    def standins(self) -> list[str]:
+        return [model for model, info in self.networks.items() if info.provenance != "real"]
+
+    @property
+    def banner(self) -> str | None:
+        """The red overlay banner, or None when every network is real."""
+        return standin_banner(self.standins)
+
+    @property
+    def families(self) -> list[str]:
+        """One line per role the server fills (each family once), in the ensemble's order."""
+        return list(dict.fromkeys(info.label for info in self.networks.values()))
+
+    def caption(self) -> str:
+        """The model set in one line per role, for overlays and logs."""
+        return "\n".join([f"model set: {self.model_set}", *self.families])
+
+    def to_json(self) -> dict:
+        return {"model_set": self.model_set, "families": self.families, "stand_ins": self.standins,
+                "networks": {model: info.provenance for model, info in self.networks.items()}}
 
 
 def standin_banner(standins: list[str]) -> str | None:

@@ -8,7 +8,7 @@ from typing import Callable
 
 from clients.backoff import Backoff
 from clients.frame_transport import TRANSPORTS
-from clients.gazesam_client import DEFAULT_URLS, GazeSamClient, standin_banner
+from clients.gazesam_client import DEFAULT_URLS, GazeSamClient, ServedModels
 
 
 class ServerNotReady(RuntimeError):
@@ -45,13 +45,13 @@ def client_factory(args: argparse.Namespace) -> Callable[[], GazeSamClient]:
     return functools.partial(GazeSamClient, args.url, args.protocol, args.timeout, args.transport)
 
 
-def check_server(args: argparse.Namespace) -> str | None:
-    """The stand-in banner for the overlay (None: every network is real); ServerNotReady if none answers."""
+def check_server(args: argparse.Namespace) -> ServedModels:
+    """What the server runs (model set, families, stand-ins); ServerNotReady if none answers."""
     probe = client_factory(args)()
     try:
         if not probe.is_ready():
             raise ServerNotReady(f"the gazesam ensemble is not ready at {probe.url} ({args.protocol}); "
                                  "start the server with 'python -m gazesam_triton.serve'")
-        return standin_banner(probe.standin_networks())
+        return probe.served_models()
     finally:
         probe.close()

@@ -43,7 +43,7 @@ from clients.annotation import annotate, result_record  # noqa: E402
 from clients.backoff import Backoff  # noqa: E402
 from clients.exit_status import ExitStatus  # noqa: E402
 from clients.frame_reader import FrameReader, capture_fps, frames_with_last_flag  # noqa: E402
-from clients.gazesam_client import GazeSamClient  # noqa: E402
+from clients.gazesam_client import GazeSamClient, ServedModels  # noqa: E402
 from clients.notices import notice  # noqa: E402
 from clients.run_summary import RunSummary  # noqa: E402
 from clients.server_options import (  # noqa: E402
@@ -80,7 +80,7 @@ class StreamOptions:
 
     connect: Callable[[], GazeSamClient]  # a new client; each worker thread opens its own
     backoff: Backoff
-    banner: str | None
+    served: ServedModels
     max_frames: int  # 0: every frame
 
 
@@ -130,7 +130,7 @@ def process_video(job: VideoJob, options: StreamOptions, position: int, stop: th
                 summary.record(outcome)
                 if outcome.error and summary.errors[outcome.error] == 1:  # each distinct error once
                     notice(f"{name}: frame {index}: {outcome.error}")
-                writer.put(functools.partial(annotate, captured.image, outcome.result, options.banner))
+                writer.put(functools.partial(annotate, captured.image, outcome.result, options.served))
                 if job.results_json:
                     records.append(result_record(index, index / info.fps, outcome))
                 bar.update(1)
@@ -143,14 +143,15 @@ def process_video(job: VideoJob, options: StreamOptions, position: int, stop: th
     summary.server = sender.stats
     summary.wall_s = time.perf_counter() - started
     if job.results_json:
-        write_results_json(job, info, sender.stream_id, records, summary, options.banner)
+        write_results_json(job, info, sender.stream_id, records, summary, options.served)
     return summary
 
 
 def write_results_json(job: VideoJob, info: VideoInfo, stream_id: int, records: list[dict],
-                       summary: RunSummary, banner: str | None) -> None:
+                       summary: RunSummary, served: ServedModels) -> None:
     document = {
-        "stand_in_models": banner,  # None only when every network runs real weights
+        "stand_in_models": served.banner,  # None only when every network runs real weights
+        "models": served.to_json(),
         "video": str(job.source),
         "output": str(job.output),
         "fps": info.fps,
@@ -230,13 +231,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return ExitStatus.BAD_INPUT
     try:
-        banner = check_server(args)
+        served = check_server(args)
     except ServerNotReady as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitStatus.SERVER_NOT_READY
-    if banner:
-        print(f"WARNING: {banner}")
-    options = StreamOptions(client_factory(args), backoff, banner, args.max_frames)
+    print(served.caption())
+    if served.banner:
+        print(f"WARNING: {served.banner}")
+    options = StreamOptions(client_factory(args), backoff, served, args.max_frames)
     started = time.perf_counter()
     done, errors, interrupted = run_videos(jobs, options, args.parallel or min(len(jobs), MAX_STREAMS))
     report(done, time.perf_counter() - started)

@@ -45,7 +45,7 @@ from clients.annotation import annotate  # noqa: E402
 from clients.backoff import Backoff  # noqa: E402
 from clients.exit_status import ExitStatus  # noqa: E402
 from clients.frame_reader import CapturedFrame, FrameReader, SourceStalled, capture_fps  # noqa: E402
-from clients.gazesam_client import GazeSamClient  # noqa: E402
+from clients.gazesam_client import GazeSamClient, ServedModels  # noqa: E402
 from clients.notices import notice  # noqa: E402
 from clients.run_summary import RunSummary  # noqa: E402
 from clients.server_options import (  # noqa: E402
@@ -92,7 +92,7 @@ class CameraJob:
 class CameraOptions:
     connect: Callable[[], GazeSamClient]  # a new client; each worker thread opens its own
     backoff: Backoff
-    banner: str | None
+    served: ServedModels
     max_frames: int  # 0: no limit
     stall_timeout_s: float
 
@@ -174,7 +174,7 @@ class CameraStream:
         self.summary.record(outcome)
         if outcome.error and self.summary.errors[outcome.error] == 1:  # each distinct error once
             notice(f"{self.job.label}: frame {self.summary.frames - 1}: {outcome.error}")
-        shown = annotate(image, outcome.result, self.options.banner)
+        shown = annotate(image, outcome.result, self.options.served)
         if self.job.record is not None:
             self._writer = self._writer or BackgroundVideoWriter(self.job.record, self._fps, shown.shape[1::-1])
             self._writer.put(lambda: shown)
@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return ExitStatus.BAD_INPUT
     try:
-        banner = check_server(args)
+        served = check_server(args)
+        print(served.caption())
     except ServerNotReady as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitStatus.SERVER_NOT_READY
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     except CameraError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitStatus.BAD_INPUT
-    options = CameraOptions(client_factory(args), backoff, banner, args.max_frames, args.stall_timeout)
+    options = CameraOptions(client_factory(args), backoff, served, args.max_frames, args.stall_timeout)
     try:
         summaries = run_cameras(jobs, captures, options, show)
     except VideoOutputError as exc:

@@ -32,10 +32,10 @@ from build_engines.engine_manifest import read_manifest
 from build_engines.profiles import make_profile
 from build_engines.repository import write_repository
 from clients.gazesam_client import GazeSamClient, new_stream_id
-from gazesam.contracts import ENSEMBLE_OUTPUTS, NETWORK_KEYS
+from gazesam.contracts import ENSEMBLE_OUTPUTS
+from gazesam.networks import MODEL_SETS, family, model_set, parse_families
 from gazesam.pipeline import InProcessPipeline
 from perf.video_clip import first_frames
-from gazesam.settings import load_settings
 from gazesam_triton.server_process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,9 +168,11 @@ def check_profile(name: str, repository: Path, stream: StreamFrames, oracle: lis
 
 def all_plans_built(engines: Path) -> bool:
     try:
-        return len(read_manifest(engines).plans) == len(NETWORK_KEYS)
+        manifest = read_manifest(engines)
     except FileNotFoundError:
         return False
+    expected = sum(len(family(role, name).networks) for role, name in parse_families(manifest.families).items())
+    return len(manifest.plans) == expected
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models-dir", default=str(ROOT / "models"))
     parser.add_argument("--standin-size", choices=("tiny", "full"), default="full",
                         help="stand-ins where no real file exists; full = upstream-sized compute (default: %(default)s)")
+    parser.add_argument("--models", choices=tuple(MODEL_SETS), default="standin",
+                        help="the model set to serve (build_engines repository --models; default: %(default)s, "
+                             "upstream interfaces with stand-ins where no real file exists)")
+    parser.add_argument("--family", action="append", default=[], metavar="ROLE=NAME",
+                        help="replace one role's family in the model set (build_engines repository --family)")
     return parser
 
 
@@ -198,9 +205,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_check: {exc}", file=sys.stderr)
         return 2
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    models, family, size = Path(args.models_dir), load_settings().detector.family, args.standin_size
+    try:
+        chosen = model_set(args.models, ",".join(args.family))
+    except (KeyError, ValueError) as exc:
+        print(f"gpu_check: {exc.args[0]}", file=sys.stderr)
+        return 2
+    models, size = Path(args.models_dir), args.standin_size
     cpu_repo, engines = WORK_DIR / "repo_cpu", WORK_DIR / "engines"
-    write_repository(cpu_repo, models, family, size)
+    write_repository(cpu_repo, models, chosen, size)
     oracle = run_oracle(cpu_repo, stream)
     rows = []
     if "tensorrt" in args.profiles:
@@ -211,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(f"{name:9} skipped: not every plan was built (see {engines})")
             continue
         repository = WORK_DIR / f"repo_{name}"
-        write_repository(repository, models, family, size, make_profile(name, engines))
+        write_repository(repository, models, chosen, size, make_profile(name, engines))
         rows.append(check_profile(name, repository, stream, oracle, args.streams))
     print(f"\n{len(stream.frames)} frames of {args.video}; oracle: CPU in-process pipeline ({len(ENSEMBLE_OUTPUTS)} outputs)")
     print("\n".join(rows))

@@ -24,16 +24,33 @@ def shared_dir() -> Path:
     return shared_path()
 
 
-REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
-"""The generated model repository (``make setup``) that the end-to-end tests serve."""
+ROOT = Path(__file__).resolve().parents[1]
+OFFLINE_REPOSITORY = ROOT / "model_repository"
+"""The generated all-real offline repository (``make setup``): the tests of real outputs serve it."""
+STANDIN_REPOSITORY = ROOT / "model_repository_standin"
+"""The stand-in set's repository (``make setup-standin``): fast structural tests (streams, bad input, soak)."""
+
+
+def generated(repository: Path) -> Path:
+    """``repository``, failing the test with the fix when it was never generated."""
+    if not (repository / "gazesam" / "config.pbtxt").is_file():
+        pytest.fail(f"{repository} is not generated: run 'make setup' first")
+    return repository
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A real tritonserver on free 127.0.0.1 ports serving :data:`REPOSITORY`, one per test module."""
+    """A real tritonserver on free 127.0.0.1 ports serving the stand-in set (:data:`STANDIN_REPOSITORY`)."""
     from gazesam_triton.server_process import TritonProcess
 
-    if not (REPOSITORY / "gazesam" / "config.pbtxt").is_file():
-        pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
-    with TritonProcess(REPOSITORY, tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
+    with TritonProcess(generated(STANDIN_REPOSITORY), tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def offline_server(tmp_path_factory):
+    """A real tritonserver on free 127.0.0.1 ports serving the all-real :data:`OFFLINE_REPOSITORY`."""
+    from gazesam_triton.server_process import TritonProcess
+
+    with TritonProcess(generated(OFFLINE_REPOSITORY), tmp_path_factory.mktemp("triton") / "tritonserver.log") as process:
         yield process

@@ -10,12 +10,13 @@ import pytest
 
 from gazesam.contracts import ENSEMBLE_OUTPUTS, Status
 from gazesam.graph import pipeline_graph
+from gazesam.networks import model_set
 from gazesam.onnx_network import OnnxNetwork
 from gazesam.pipeline import InProcessPipeline, network_file
 
 from conftest import shared_path
 
-REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
+REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository_standin"
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +27,20 @@ def repository():
 
 
 def test_every_network_after_the_face_detector_is_gated():
-    gates = {node.model: node.gate for node in pipeline_graph() if node.network}
+    gates = {node.model: node.gate for node in pipeline_graph(model_set("standin")) if node.network}
     assert gates.pop("face_detector") is None
     assert gates == {
+        "gaze_estimator": "FACE_TRACK_ID",
+        "object_detector": "FACE_TRACK_ID",
+        "depth_estimator": "FACE_TRACK_ID",
+        "sam_encoder": "FACE_TRACK_ID",
+        "sam_decoder": "PROMPT_COUNT",
+    }
+    offline = {node.model: node.gate for node in pipeline_graph(model_set("offline")) if node.network}
+    assert offline.pop("face_detector") is None
+    assert offline == {
+        "landmark_detector": "FACE_TRACK_ID",
+        "head_pose_estimator": "FACE_TRACK_ID",
         "gaze_estimator": "FACE_TRACK_ID",
         "object_detector": "FACE_TRACK_ID",
         "depth_estimator": "FACE_TRACK_ID",

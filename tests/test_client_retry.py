@@ -32,7 +32,7 @@ from client_support import decoded_frames, write_clip
 from conftest import shared_path
 
 ROOT = Path(__file__).resolve().parents[1]
-REPOSITORY = ROOT / "model_repository"
+REPOSITORY = ROOT / "model_repository_standin"
 CLIP_FRAMES = 60
 KILL_AFTER_FRAMES = 10
 DOWN_FOR_S = 3.0

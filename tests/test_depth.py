@@ -3,19 +3,44 @@
 import numpy as np
 import pytest
 
-from gazesam.contracts import DEPTH
-from gazesam.depth import face_depth, near_fraction, near_mask, normalize_depth, preprocess_depth
+from gazesam.contracts import DEPTH, FASTDEPTH
+from gazesam.depth import (
+    face_depth,
+    fastdepth_nearness,
+    near_fraction,
+    near_mask,
+    normalize_depth,
+    preprocess_depth_anything,
+    preprocess_fastdepth,
+)
 
 
-def test_preprocess_depth_is_rgb_imagenet():
+def test_preprocess_depth_anything_is_rgb_imagenet():
     frame = np.zeros((480, 640, 3), np.uint8)
     frame[..., 0] = 255  # pure blue in BGR
-    tensor = preprocess_depth(frame)
+    tensor = preprocess_depth_anything(frame)
     assert tensor.shape == DEPTH.input("input").shape and tensor.dtype == np.float32
     # Stretched, no padding: every pixel is blue. RGB order -> channel 2 is high:
     # (1 - 0.406) / 0.225 = 2.64; channel 0: (0 - 0.485) / 0.229 = -2.118.
     np.testing.assert_allclose(tensor[0, 2], (1 - 0.406) / 0.225, rtol=1e-5)
     np.testing.assert_allclose(tensor[0, 0], -0.485 / 0.229, rtol=1e-5)
+
+
+def test_preprocess_fastdepth_is_nhwc_rgb_unit_range():
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[..., 0] = 255  # pure blue in BGR
+    tensor = preprocess_fastdepth(frame)
+    assert tensor.shape == FASTDEPTH.input("image").shape and tensor.dtype == np.float32
+    # Stretched, no padding: every pixel is blue; RGB order on 0..1, channels last.
+    np.testing.assert_allclose(tensor[0, ..., 2], 1.0)
+    assert not tensor[0, ..., :2].any()
+
+
+def test_fastdepth_nearness_inverts_metres():
+    metres = np.array([[[[0.5, 2.0], [0.01, np.nan]]]], np.float32)
+    nearness = fastdepth_nearness(metres)
+    assert nearness.shape == (2, 2) and nearness.dtype == np.float32
+    np.testing.assert_allclose(nearness, [[2.0, 0.5], [10.0, 0.0]])  # floor 0.1 m; NaN = infinitely far
 
 
 def test_normalize_depth_min_max():

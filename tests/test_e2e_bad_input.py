@@ -32,13 +32,12 @@ from gazesam.contracts import (
     MAX_FRAME_SIDE,
     MAX_JPEG_BYTES,
     MAX_PROMPTS,
-    SAM_DECODER,
     Status,
 )
-from gazesam.graph import NETWORK_MODELS
+from gazesam.pipeline import repository_model_set
 from gazesam_triton.server_process import TritonProcess
 
-from conftest import shared_path
+from conftest import STANDIN_REPOSITORY, generated, shared_path
 
 ANSWER_WITHIN_S = 10.0
 """A bad request must be answered (with an error) within this; no answer at all is a failure."""
@@ -46,6 +45,7 @@ ANSWER_WITHIN_S = 10.0
 pytestmark = pytest.mark.e2e
 
 FRAME_NAME, FRAME_TIME_NAME = "FRAME", "FRAME_TIME"
+VALID_FRAME_NAME = "VALID_FRAME"  # what frame_check writes and every later step reads
 
 
 @dataclass(frozen=True)
@@ -130,12 +130,17 @@ def _element_count_mismatch(server: Server) -> None:
 
 def _decoder_with_too_many_boxes(server: Server) -> None:
     """Tiny input (160 KB of boxes), but the decoder would answer with 10,000 256x256 float masks (2.6 GB)."""
-    model = NETWORK_MODELS["sam_decoder"]
-    boxes = SAM_DECODER.input("boxes")
+    served = repository_model_set(generated(STANDIN_REPOSITORY))  # the set the server under test serves
+    decoder = served.network("sam_decoder")
+    prompt_tensors = set(served.hook("segmentation", "prompts").tensors)  # the decoder's box-prompt inputs (global)
+    prompts = {s.name: s for s in decoder.contract.inputs if decoder.global_name(s.name) in prompt_tensors}
+    assert prompts, f"{decoder.model} has no box-prompt input"
+    model = decoder.model
     inputs = []
     for spec in server.grpc.get_model_metadata(model, as_json=True)["inputs"]:  # the contract's, and a GATE if gated
-        if spec["name"] == boxes.name:
-            value = np.tile(np.float32([0, 0, 8, 8]), (10_000, 1, 1))
+        if spec["name"] in prompts:  # 10,000 prompts of box (0, 0, 8, 8), in the family's prompt layout
+            shape = [10_000, *prompts[spec["name"]].shape[1:]]
+            value = np.full(shape, 8.0, triton_to_np_dtype(spec["datatype"]))
         else:
             value = np.ones([int(d) for d in spec["shape"]], triton_to_np_dtype(spec["datatype"]))
         inputs.append(tensor(spec["name"], value, spec["datatype"]))
@@ -228,8 +233,10 @@ CASES = [
     Case("HTTP FRAME data count differs from its shape", _element_count_mismatch,
          "Shape does not match true shape of 'data' field"),
     # --- size limits of the Python-backend models, called directly --------------------------------------
-    Case("sam_preprocess FRAME 4000x4000, direct",
-         lambda s: s.infer([frame((4000, 4000, 3))], model="sam_preprocess", stream=False), "over the limit 44236800"),
+    Case("sam_preprocess VALID_FRAME 4000x4000, direct",  # steps after frame_check read the checked VALID_FRAME
+         lambda s: s.infer([tensor(VALID_FRAME_NAME, np.full((4000, 4000, 3), 90, np.uint8), "UINT8")],
+                           model="sam_preprocess", stream=False),
+         "'VALID_FRAME' must be uint8[-1, -1, 3] (-1 = any); got [4000, 4000, 3] = 48000000 bytes, over the limit 44236800"),
     Case(f"sam_decoder 10000 boxes, direct (limit {MAX_PROMPTS})", _decoder_with_too_many_boxes,
          f"exceeds the limit {MAX_PROMPTS}"),
 ]

@@ -1,7 +1,7 @@
 """End to end: a real tritonserver on 127.0.0.1 serves the gazesam ensemble; its answers must equal
 the in-process pipeline's on the same real frames, over gRPC and HTTP.
 
-Needs the generated ``model_repository/`` (``make setup``).
+Serves the generated stand-in set, ``model_repository_standin/`` (``make setup-standin``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from gazesam.contracts import ENSEMBLE_OUTPUTS, MASK_ON, Status
 from gazesam.pipeline import InProcessPipeline
 
 from real_media import video_frame
-from conftest import REPOSITORY, shared_path
+from conftest import STANDIN_REPOSITORY as REPOSITORY, shared_path
 
 
 pytestmark = pytest.mark.e2e
@@ -85,9 +85,16 @@ def test_ok_masks_use_the_documented_values(server, frames):
 
 def test_server_exposes_which_networks_are_standins(server, pipeline):
     client = GazeSamClient(server.http_url, "http")
-    served = client.network_provenance()
-    assert served == {key: prov.label for key, prov in pipeline.provenance.items()}
-    assert served["face"] == "real"  # the real ProxylessGaze detector from ../shared/models
+    served = client.served_models()
+    assert served.model_set == pipeline.model_set.name == "standin"
+    assert {model: info.provenance for model, info in served.networks.items()} == {
+        model: prov.label for model, prov in pipeline.provenance.items()
+    }
+    assert served.networks["face_detector"].provenance == "real"  # the real ProxylessGaze detector from ../shared/models
+    assert served.standins == [model for model, prov in pipeline.provenance.items() if prov.standin]
+    assert "gaze_estimator" in served.standins and served.banner and "gaze_estimator" in served.banner
+    for family in pipeline.model_set.families:  # each role's family, as the overlay caption shows it
+        assert any(line.startswith(family.label) for line in served.families), family.label
 
 
 @pytest.mark.parametrize(

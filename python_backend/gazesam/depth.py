@@ -1,6 +1,8 @@
-"""Depth with Depth-Anything: pre-processing, normalisation, and the "near the viewer" tests.
+"""Depth: each family's pre-processing and "nearness", normalisation, and the "near the viewer" tests.
 
-Depth-Anything predicts relative inverse depth (disparity): a larger value means nearer.
+The pipeline's convention is *nearness*: a larger value means nearer. Depth-Anything predicts relative
+inverse depth (disparity), which already is; FastDepth predicts metres (larger = farther), converted by
+:func:`fastdepth_nearness`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import cv2
 import numpy as np
 
 from .boxes import box_pixel_bounds
-from .contracts import DEPTH, spatial_size
+from .contracts import DEPTH, FASTDEPTH, spatial_size
 
 DEPTH_ANYTHING_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 """ImageNet statistics Depth-Anything was trained with, RGB order, on 0..1 pixels."""
@@ -21,7 +23,7 @@ DEPTH_SCALE = 255.0
 """:func:`normalize_depth` maps each frame's depth range onto 0..DEPTH_SCALE."""
 
 
-def preprocess_depth(frame: np.ndarray) -> np.ndarray:
+def preprocess_depth_anything(frame: np.ndarray) -> np.ndarray:
     """BGR uint8 frame -> float32 [1, 3, 518, 518] RGB, ImageNet-normalised.
 
     Stretched (INTER_CUBIC) to the fixed-size export's input; upstream fed BGR 0..1 without mean/std
@@ -34,8 +36,35 @@ def preprocess_depth(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
+def depth_anything_nearness(raw: np.ndarray) -> np.ndarray:
+    """Depth-Anything output float32 [1, 1, h, w] -> float32 (h, w) nearness (its own values: larger = nearer)."""
+    return np.asarray(raw, dtype=np.float32).reshape(raw.shape[-2:])
+
+
+FASTDEPTH_MIN_DEPTH_M = 0.1
+"""Depths below this (metres) count as this when inverted: the network's floor is about 0.5 m anyway."""
+
+
+def preprocess_fastdepth(frame: np.ndarray) -> np.ndarray:
+    """BGR uint8 frame -> float32 [1, 224, 224, 3] NHWC RGB on 0..1, stretched to the square (no aspect kept).
+
+    FastDepth's export takes the whole frame squeezed into 224x224, as it was trained; INTER_AREA since
+    a camera frame always shrinks here.
+    """
+    _, height, width, _ = FASTDEPTH.input("image").shape
+    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    resized = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray((resized.astype(np.float32) / 255.0)[None])
+
+
+def fastdepth_nearness(raw: np.ndarray) -> np.ndarray:
+    """FastDepth output float32 [1, 1, h, w] metres -> float32 (h, w) nearness ``1 / max(d, 0.1 m)``."""
+    metres = np.asarray(raw, dtype=np.float32).reshape(raw.shape[-2:])
+    return (1.0 / np.maximum(np.nan_to_num(metres, nan=np.inf), FASTDEPTH_MIN_DEPTH_M)).astype(np.float32)
+
+
 def normalize_depth(raw: np.ndarray) -> np.ndarray:
-    """Raw output float32 [1, 1, h, w] -> float32 (h, w) min-max scaled to 0..255 (zeros if constant)."""
+    """Nearness (h, w) (or [1, 1, h, w]) -> float32 (h, w) min-max scaled to 0..255 (zeros if constant)."""
     depth = np.asarray(raw, dtype=np.float32).reshape(raw.shape[-2:])
     low, high = float(depth.min()), float(depth.max())
     if not (math.isfinite(low) and math.isfinite(high)) or high <= low:

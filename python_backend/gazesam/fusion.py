@@ -6,10 +6,14 @@ is capped by score.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .boxes import as_boxes, box_pixel_bounds, contains
+from .depth import near_fraction
 from .detector import Detections
+from .settings import FusionSettings
 
 
 def drop_boxes_containing(dets: Detections, face_box: np.ndarray) -> Detections:
@@ -72,7 +76,7 @@ def choose_prompts(
     return dets.take(by_score[: max(int(max_prompts), 0)])
 
 
-def select_mask(
+def mask_scores(
     masks: np.ndarray,
     iou: np.ndarray,
     boxes: np.ndarray,
@@ -80,13 +84,13 @@ def select_mask(
     face_center: tuple[float, float],
     sam_iou_threshold: float,
     mask_near_ratio: float,
-) -> int | None:
-    """Index of the target mask among bool (N, H, W) ``masks``, or None (upstream §3.6).
+) -> np.ndarray:
+    """float (N,) score of each of the bool (N, H, W) ``masks`` as the target; 0 = not acceptable (upstream §3.6).
 
     A mask is skipped when it covers the face centre (clamped into the frame) or its predicted IoU
     (``iou``, (N,) or (N, 1)) is below ``sam_iou_threshold``. Inside its clipped, inclusive box it is
     accepted when it has pixels and at least ``mask_near_ratio`` of them are near (``near`` bool
-    (H, W)). Score = near mask pixels / box pixels; the highest positive score wins, ties keep the first.
+    (H, W)). Score = near mask pixels / box pixels.
     """
     n, height, width = masks.shape
     cx, cy = (
@@ -96,7 +100,7 @@ def select_mask(
     iou = np.asarray(iou, dtype=np.float32).reshape(-1)
     iou_threshold = np.float32(sam_iou_threshold)  # compared in the decoder's precision
     bounds = box_pixel_bounds(boxes, (height, width))
-    best, best_score = None, 0.0
+    scores = np.zeros(n, np.float64)
     for i in range(n):
         if masks[i, cy, cx] or not iou[i] >= iou_threshold:
             continue
@@ -108,7 +112,88 @@ def select_mask(
         front_pixels = int(np.count_nonzero(inside & near[r1 : r2 + 1, c1 : c2 + 1]))
         if mask_pixels == 0 or front_pixels < mask_near_ratio * mask_pixels:
             continue
-        score = front_pixels / ((c2 - c1 + 1) * (r2 - r1 + 1))
-        if score > best_score:
-            best, best_score = i, score
-    return best
+        scores[i] = front_pixels / ((c2 - c1 + 1) * (r2 - r1 + 1))
+    return scores
+
+
+def select_mask(
+    masks: np.ndarray,
+    iou: np.ndarray,
+    boxes: np.ndarray,
+    near: np.ndarray,
+    face_center: tuple[float, float],
+    sam_iou_threshold: float,
+    mask_near_ratio: float,
+) -> int | None:
+    """Index of the target mask among bool (N, H, W) ``masks``, or None (upstream §3.6).
+
+    The highest positive :func:`mask_scores` wins; ties keep the first.
+    """
+    scores = mask_scores(masks, iou, boxes, near, face_center, sam_iou_threshold, mask_near_ratio)
+    best = int(np.argmax(scores)) if len(scores) else 0
+    return best if len(scores) and scores[best] > 0 else None
+
+
+# --- the rule sets ------------------------------------------------------------------------------
+# "upstream": upstream §3.4-3.6 (bugs fixed): boxes the ray crosses and about as near as the face become
+# prompts; the largest well-filled, near mask wins. "project" keeps that core and adds what the accuracy
+# harness (perf/evaluate_accuracy.py) showed to help: no target while the viewer looks into the camera,
+# and boxes just beside the ray (within the gaze network's error) as candidates too.
+
+RULES = ("project", "upstream")
+
+
+def check_rules(rules: str) -> str:
+    if rules not in RULES:
+        raise ValueError(f"unknown fusion rules {rules!r}; choose one of {', '.join(RULES)}")
+    return rules
+
+
+def looks_at_camera(direction: tuple[float, float], settings: FusionSettings) -> bool:
+    """Project rules: an image-plane gaze direction this short means the viewer looks into the lens."""
+    return settings.rules == "project" and math.hypot(*direction) < settings.camera_gaze
+
+
+def _angle_off_ray(ray: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Degrees (N,) between the ray's direction and the line from its origin to each (N, 2) point."""
+    direction = np.asarray(ray[2:], np.float64) - ray[:2]
+    vectors = np.asarray(points, np.float64) - ray[:2]
+    norms = np.linalg.norm(vectors, axis=1) * max(float(np.linalg.norm(direction)), 1e-9)
+    cos = np.where(norms > 0, vectors @ direction / np.maximum(norms, 1e-9), 1.0)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def near_the_ray(dets: Detections, ray: np.ndarray, cone_deg: float) -> Detections:
+    """The detections the ray (4,) crosses, or whose box centre lies within ``cone_deg`` of its direction."""
+    if len(dets) == 0:
+        return dets
+    ray = np.asarray(ray, dtype=np.float64).reshape(4)
+    crossed = _segment_crosses_boxes(ray[:2], ray[2:], dets.boxes)
+    boxes = dets.boxes.astype(np.float64)
+    centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
+    return dets.take(crossed | (_angle_off_ray(ray, centres) <= cone_deg))
+
+
+def prompts_for(
+    settings: FusionSettings, dets: Detections, face_box: np.ndarray, ray: np.ndarray, near: np.ndarray,
+    max_prompts: int,
+) -> Detections:
+    """The box prompts of one frame under ``settings.rules`` (bool (H, W) ``near``: about as near as the face)."""
+    dets = drop_boxes_containing(dets, face_box)
+    if settings.rules == "project":
+        dets = near_the_ray(dets, ray, settings.cone_deg)
+    else:
+        dets = filter_by_gaze(dets, ray)
+    return choose_prompts(dets, near_fraction(near, dets.boxes), settings.box_near_ratio, max_prompts)
+
+
+def select_target(
+    settings: FusionSettings, masks: np.ndarray, iou: np.ndarray, boxes: np.ndarray, near: np.ndarray,
+    face_box: np.ndarray, ray: np.ndarray,
+) -> int | None:
+    """Index of the target among the prompts' bool (N, H, W) ``masks`` under ``settings.rules``, or None."""
+    ray = np.asarray(ray, np.float32).reshape(4)
+    scores = mask_scores(masks, iou, boxes, near, (float(ray[0]), float(ray[1])), settings.sam_iou_threshold,
+                         settings.mask_near_ratio)
+    best = int(np.argmax(scores)) if len(scores) else 0
+    return best if len(scores) and scores[best] > 0 else None

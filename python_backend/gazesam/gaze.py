@@ -89,6 +89,11 @@ def gaze_ray(
 
     ``(x0, y0)`` is the (float) centre of the (4,) face box, clamped into the frame when the box is
     not; ``(x1, y1)`` is :func:`ray_exit_point` along :func:`gaze_direction`.
+
+    The gaze networks see only the face crop, so their yaw and pitch are relative to the line of
+    sight from the camera to the face (looking into the lens is (0, 0) wherever the face is); to first
+    order such a gaze projects along :func:`gaze_direction` anywhere in the image. (Treating them as
+    camera-frame angles and projecting with a pinhole model doubled the harness's gaze error.)
     """
     x1, y1, x2, y2 = (float(v) for v in np.asarray(face_box).reshape(4))
     height, width = frame_hw

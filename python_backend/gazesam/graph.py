@@ -1,10 +1,10 @@
-"""The ``gazesam`` pipeline as a graph of Triton models: the one description of how steps connect.
+"""The ``gazesam`` pipeline as a graph of Triton models, derived from who produces each tensor.
 
-The repository generator writes the ensemble config from :func:`pipeline_graph`, and the
-in-process pipeline runs the same nodes in the same order, so both compute the same outputs.
-
-Tensor naming inside the graph: an UPPER_CASE tensor is global (``FRAME``, ``FACE_BOX``...);
-a network tensor (upstream lower-case name) is qualified by its producer, ``model.tensor``.
+Every tensor between models has one global name (UPPER_CASE): a Python step reads the tensors its
+function's parameters name and writes the ones it declares; a network's own tensor names are mapped
+onto global names once, in the registry (:mod:`gazesam.networks`). The wiring follows: each input comes
+from the one model that produces that name. The repository generator writes the ensemble config from
+:func:`pipeline_graph`, and the in-process pipeline runs the same nodes in the same order.
 """
 
 from __future__ import annotations
@@ -17,124 +17,88 @@ from .contracts import (
     ENSEMBLE_OUTPUTS,
     JPEG_ENSEMBLE_INPUTS,
     JPEG_ENSEMBLE_NAME,
-    NetworkContract,
     TensorSpec,
-    network_contract,
 )
+from .networks import ModelSet, Network
 from .steps import python_steps
 
-# Triton model name of each network (key as in contracts.NETWORK_KEYS).
-NETWORK_MODELS: dict[str, str] = {
-    "face": "face_detector",
-    "gaze": "gaze_estimator",
-    "detector": "object_detector",
-    "depth": "depth_estimator",
-    "sam_encoder": "sam_encoder",
-    "sam_decoder": "sam_decoder",
-}
+FIRST_STEPS = {ENSEMBLE_NAME: "frame_check", JPEG_ENSEMBLE_NAME: "frame_decode"}
+"""Each ensemble's first step: it checks (or decodes) the frame once, before the branches fan out
+(several steps answering one request with errors at once can wedge a Triton 2.51 ensemble)."""
 
 
 @dataclass(frozen=True)
 class Node:
-    """One composing model: where each of its inputs comes from, and what it produces."""
+    """One composing model: the global tensor behind each of its inputs and outputs."""
 
     model: str
-    inputs: dict[str, str]  # model input name -> graph tensor name
-    outputs: dict[str, str]  # model output name -> graph tensor name
+    inputs: dict[str, str]  # model input name -> global tensor name
+    outputs: dict[str, str]  # model output name -> global tensor name
     network: str | None = None  # network key when the model is a network, else None (a Python step)
-    gate: str | None = None  # graph tensor that, when 0, lets a gated runtime skip this network (contracts.GATE)
+    gate: str | None = None  # global tensor that, when 0, lets a gated runtime skip this network (contracts.GATE)
 
 
-def graph_tensor(model: str, tensor: str) -> str:
-    """The graph-wide name of ``model``'s output ``tensor``."""
-    return tensor if tensor.isupper() else f"{model}.{tensor}"
+def _network_node(network: Network) -> Node:
+    unmapped = [s.name for s in network.contract.inputs if s.name not in network.tensors]
+    if unmapped:
+        raise ValueError(f"{network.model}: inputs {unmapped} have no global name in the registry")
+    outputs = {s.name: network.tensors[s.name] for s in network.contract.outputs if s.name in network.tensors}
+    inputs = {s.name: network.tensors[s.name] for s in network.contract.inputs}
+    return Node(network.model, inputs, outputs, network.key, network.gate)
 
 
-# For each model: input name -> producing model (None = a global name, "*" = any input not listed).
-# Every step reads its FRAME from frame_check's VALID_FRAME: a bad frame fails once, before the fan-out
-# (several steps answering one request with errors at once can wedge a Triton 2.51 ensemble).
-_FRAME = {"FRAME": "VALID_FRAME"}
-_WIRING: tuple[tuple[str, dict[str, str | None]], ...] = (
-    ("frame_check", {"FRAME": None}),
-    ("face_preprocess", _FRAME),
-    ("face_detector", {"full_image": "face_preprocess"}),
-    ("face_track", {**_FRAME, "bbox_det": "face_detector", "FACE_RATIO": None, "FRAME_TIME": None}),
-    ("gaze_estimator", {"input": "face_track"}),
-    ("detector_preprocess", _FRAME),
-    ("object_detector", {"*": "detector_preprocess"}),
-    ("detector_postprocess", {"*": "object_detector", "DETECTOR_TRANSFORM": None, "FRAME_HW": None}),
-    ("depth_preprocess", _FRAME),
-    ("depth_estimator", {"input": "depth_preprocess"}),
-    ("sam_preprocess", _FRAME),
-    ("sam_encoder", {"input_image": "sam_preprocess"}),
-    ("gaze_fusion", {"*": None, "gaze_yaw_pitch": "gaze_estimator", "output": "depth_estimator"}),
-    ("sam_decoder", {"image_embeddings": "sam_encoder", "boxes": "gaze_fusion"}),
-    (
-        "mask_select",
-        {"*": None, "low_res_masks": "sam_decoder", "iou_predictions": "sam_decoder", "output": "depth_estimator"},
-    ),
-)
+def _candidate_nodes(model_set: ModelSet, first_step: str) -> list[Node]:
+    nodes = [
+        Node(name, {n: n for n in step.input_names}, {n: n for n in step.output_names})
+        for name, step in python_steps(model_set).items()
+        if name == first_step or name not in FIRST_STEPS.values()
+    ]
+    return nodes + [_network_node(network) for network in model_set.networks]
 
 
-# Cheap paths (contracts.GATE): without a viewer no network after the face detector can matter, and
-# without a box prompt the decoder cannot. Gating the detector, depth and SAM encoder on the face makes
-# them wait for the (small) face detector; their pre-processing still starts at once.
-_GATES = {
-    "gaze_estimator": "FACE_TRACK_ID",
-    "object_detector": "FACE_TRACK_ID",
-    "depth_estimator": "FACE_TRACK_ID",
-    "sam_encoder": "FACE_TRACK_ID",
-    "sam_decoder": "PROMPT_COUNT",
-}
+def _in_dependency_order(nodes: list[Node], available: set[str]) -> list[Node]:
+    """``nodes`` so that each comes after the producers of its inputs (ties keep the given order)."""
+    producers: dict[str, str] = {}
+    for node in nodes:
+        for tensor in node.outputs.values():
+            if tensor in producers or tensor in available:
+                raise ValueError(f"tensor {tensor} is produced by both {producers.get(tensor, 'the request')} "
+                                 f"and {node.model}")
+            producers[tensor] = node.model
+    for node in nodes:
+        missing = [t for t in [*node.inputs.values(), node.gate] if t and t not in producers and t not in available]
+        if missing:
+            raise ValueError(f"{node.model} reads {missing}, which no model produces")
+    ordered, pending, available = [], list(nodes), set(available)
+    while pending:
+        ready = next((n for n in pending if all(t in available for t in [*n.inputs.values(), n.gate] if t)), None)
+        if ready is None:
+            raise ValueError(f"the models {[n.model for n in pending]} depend on each other in a cycle")
+        ordered.append(ready)
+        pending.remove(ready)
+        available.update(ready.outputs.values())
+    return ordered
 
 
-def _model_io(model: str, detector_family: str) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
-    network = {m: k for k, m in NETWORK_MODELS.items()}.get(model)
-    if network is not None:
-        contract: NetworkContract = network_contract(network, detector_family)
-        return tuple(s.name for s in contract.inputs), tuple(s.name for s in contract.outputs), network
-    step = python_steps(detector_family)[model]
-    return tuple(s.name for s in step.inputs), tuple(s.name for s in step.outputs), None
-
-
-def pipeline_graph(detector_family: str = "yolox", jpeg: bool = False) -> tuple[Node, ...]:
-    """The composing models in a valid execution order, with every input resolved to a graph tensor.
+def pipeline_graph(model_set: ModelSet, jpeg: bool = False) -> tuple[Node, ...]:
+    """The composing models of ``model_set``'s pipeline in a valid execution order.
 
     ``jpeg``: the graph of the ``gazesam_jpeg`` ensemble, whose first step decodes a JPEG frame instead
     of checking a raw one; every later node is the same model with the same wiring.
     """
-    wiring = ((("frame_decode", {}),) + _WIRING[1:]) if jpeg else _WIRING
-    nodes = []
-    for model, sources in wiring:
-        input_names, output_names, network = _model_io(model, detector_family)
-        inputs = {}
-        for name in input_names:
-            producer = sources.get(name, sources.get("*"))
-            if producer is None or producer.isupper():  # a global tensor, by this name or the one given
-                inputs[name] = producer or name
-            else:
-                inputs[name] = graph_tensor(producer, name)
-        outputs = {name: graph_tensor(model, name) for name in output_names}
-        nodes.append(Node(model, inputs, outputs, network, _GATES.get(model)))
-    _check_wiring(nodes, JPEG_ENSEMBLE_INPUTS if jpeg else ENSEMBLE_INPUTS)
+    name = JPEG_ENSEMBLE_NAME if jpeg else ENSEMBLE_NAME
+    inputs = JPEG_ENSEMBLE_INPUTS if jpeg else ENSEMBLE_INPUTS
+    nodes = _in_dependency_order(_candidate_nodes(model_set, FIRST_STEPS[name]), {s.name for s in inputs})
+    produced = {t for node in nodes for t in node.outputs.values()}
+    unproduced = [spec.name for spec in ENSEMBLE_OUTPUTS if spec.name not in produced]
+    if unproduced:
+        raise ValueError(f"ensemble outputs {unproduced} are produced by no model")
     return tuple(nodes)
 
 
-def ensembles(detector_family: str = "yolox") -> dict[str, tuple[tuple[TensorSpec, ...], tuple[Node, ...]]]:
+def ensembles(model_set: ModelSet) -> dict[str, tuple[tuple[TensorSpec, ...], tuple[Node, ...]]]:
     """Every ensemble the repository serves: name -> (its inputs, its graph). Outputs are ENSEMBLE_OUTPUTS."""
     return {
-        ENSEMBLE_NAME: (ENSEMBLE_INPUTS, pipeline_graph(detector_family)),
-        JPEG_ENSEMBLE_NAME: (JPEG_ENSEMBLE_INPUTS, pipeline_graph(detector_family, jpeg=True)),
+        ENSEMBLE_NAME: (ENSEMBLE_INPUTS, pipeline_graph(model_set)),
+        JPEG_ENSEMBLE_NAME: (JPEG_ENSEMBLE_INPUTS, pipeline_graph(model_set, jpeg=True)),
     }
-
-
-def _check_wiring(nodes: list[Node], inputs: tuple[TensorSpec, ...]) -> None:
-    available = {spec.name for spec in inputs}
-    for node in nodes:
-        missing = [t for t in [*node.inputs.values(), node.gate] if t is not None and t not in available]
-        if missing:
-            raise ValueError(f"{node.model} reads {missing} before anything produces them")
-        available.update(node.outputs.values())
-    unproduced = [spec.name for spec in ENSEMBLE_OUTPUTS if spec.name not in available]
-    if unproduced:
-        raise ValueError(f"ensemble outputs {unproduced} are produced by no model")

@@ -21,20 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .contracts import (
-    DEPTH,
-    DETECTOR_FAMILIES,
-    ENSEMBLE_INPUTS,
-    FACE,
-    GAZE,
-    JPEG_ENSEMBLE_INPUTS,
-    MAX_FRAME_SIDE,
-    MAX_JPEG_BYTES,
-    MAX_PROMPTS,
-    SAM_DECODER,
-    SAM_ENCODER,
-    TensorSpec,
-)
+from .contracts import ENSEMBLE_INPUTS, JPEG_ENSEMBLE_INPUTS, MAX_FRAME_SIDE, MAX_JPEG_BYTES, MAX_PROMPTS, TensorSpec
+from .networks import all_networks
 
 MAX_FRAME_BYTES = MAX_FRAME_SIDE * MAX_FRAME_SIDE * 3
 """Bytes of the largest documented frame (uint8 H×W×3): the largest tensor any model takes."""
@@ -61,8 +49,12 @@ _FRAME = ENSEMBLE_INPUTS[0]
 _ENCODED_FRAME = JPEG_ENSEMBLE_INPUTS[0]
 _NETWORK_TENSORS = {
     spec
-    for contract in (FACE, GAZE, DEPTH, SAM_ENCODER, SAM_DECODER, *DETECTOR_FAMILIES.values())
-    for spec in contract.inputs + contract.outputs
+    for network in all_networks()
+    for spec in network.contract.inputs + network.contract.outputs
+} | {  # the same tensors under their global names, as the steps beside the networks read them (LOW_RES_MASKS)
+    network.global_spec(tensor)
+    for network in all_networks()
+    for tensor in network.tensors
 }
 
 

@@ -33,12 +33,14 @@ def draw_result(
     gaze_ray: np.ndarray | None,
     status_text: str,
     banner: str | None,
+    caption: list[str] | None = None,
 ) -> np.ndarray:
     """A copy of the H x W x 3 uint8 BGR ``frame`` with the result drawn on it.
 
     mask: (H, W) uint8 (non-zero = target) or None; face_box, target_box: (4,) ``x1, y1, x2, y2``;
     gaze_ray: (4,) ``x0, y0, x1, y1``; banner: text for a red bar across the top (e.g. a warning
-    that stand-in models are in use), or None.
+    that stand-in models are in use), or None; caption: small lines at the bottom right (e.g. which
+    network family fills each role), or None.
     """
     out = np.ascontiguousarray(frame, dtype=np.uint8).copy()
     scale = max(out.shape[:2]) / _REFERENCE_SIDE
@@ -54,8 +56,9 @@ def draw_result(
         if target_label:
             _draw_label(out, target_box, target_label, scale)
     _draw_status(out, status_text, scale)
-    if banner:
-        _draw_banner(out, banner, scale)
+    top = _draw_banner(out, banner, scale) if banner else 0
+    if caption:
+        _draw_caption(out, caption, top, scale)
     return out
 
 
@@ -132,7 +135,26 @@ def _draw_status(out: np.ndarray, text: str, scale: float) -> None:
         _text_block(out, text, (0, out.shape[0]), 0.6 * scale, TEXT_COLOR, TEXT_BACKGROUND)
 
 
-def _draw_banner(out: np.ndarray, text: str, scale: float) -> None:
+def _draw_caption(out: np.ndarray, lines: list[str], top: int, scale: float) -> None:
+    """``lines`` in small white text on a dark band at the bottom right, above the frame's edge."""
+    font_scale = 0.3 * scale
+    thickness = 1
+    margin = max(2, round(2 * scale))
+    sizes = [cv2.getTextSize(line, FONT, font_scale, thickness) for line in lines]
+    width = max(w for (w, _), _ in sizes) + 2 * margin
+    shrink = min(1.0, (out.shape[1] * 0.6) / width)  # at most 60 % of the frame's width
+    row = max(h + b for (_, h), b in sizes) * shrink + margin
+    y = out.shape[0] - row * len(lines) - margin
+    x = out.shape[1] - width * shrink
+    band = out[int(max(y, top)):, int(x):]
+    band[:] = (band * 0.35).astype(np.uint8)  # darken behind the text, keep the picture visible
+    for line, ((_, h), _) in zip(lines, sizes):
+        y += row
+        cv2.putText(out, line, (int(x + margin), int(y - margin)), FONT, font_scale * shrink, TEXT_COLOR,
+                    thickness, cv2.LINE_AA)
+
+
+def _draw_banner(out: np.ndarray, text: str, scale: float) -> int:
     """A red bar across the top with ``text`` in white, shrunk until it fits the frame's width."""
     frame_w = out.shape[1]
     font_scale, thickness = 0.9 * scale, max(2, round(2 * scale))
@@ -145,3 +167,4 @@ def _draw_banner(out: np.ndarray, text: str, scale: float) -> None:
     bar_height = height + baseline + 2 * margin
     cv2.rectangle(out, (0, 0), (frame_w - 1, bar_height), BANNER_COLOR, cv2.FILLED)
     cv2.putText(out, text, (margin, margin + height), FONT, font_scale, TEXT_COLOR, thickness, cv2.LINE_AA)
+    return bar_height + 1

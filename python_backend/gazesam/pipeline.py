@@ -8,22 +8,36 @@ server serves, from a model repository (``<repo>/<model>/1/model.onnx``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .contracts import ENSEMBLE_INPUTS, ENSEMBLE_OUTPUTS, network_contract
+from .contracts import ENSEMBLE_INPUTS, ENSEMBLE_OUTPUTS
 from .graph import Node, pipeline_graph
-from .model_files import Provenance
+from .model_files import ModelFileError, Provenance
+from .networks import ModelSet, model_set
 from .onnx_network import OnnxNetwork
 from .settings import Settings, load_settings
 from .steps import python_steps
 from .streams import StepInstance
 
+MODEL_SET_FILE = "model_set.json"
+"""Written by the repository generator beside the models: which model set and families it serves."""
+
 
 def network_file(repository: Path, model: str) -> Path:
     return repository / model / "1" / "model.onnx"
+
+
+def repository_model_set(repository: str | Path) -> ModelSet:
+    """The model set a generated repository serves (from its ``model_set.json``)."""
+    path = Path(repository) / MODEL_SET_FILE
+    if not path.is_file():
+        raise ModelFileError(f"{path} is missing: generate the repository with 'python -m build_engines repository'")
+    record = json.loads(path.read_text())
+    return model_set(record["model_set"], record["families"])
 
 
 class InProcessPipeline:
@@ -33,23 +47,30 @@ class InProcessPipeline:
     """
 
     def __init__(self, repository: str | Path, settings: Settings | None = None, gated: bool = True):
-        """``gated=False`` runs every network on every frame, as a runtime without cheap paths does."""
-        self.settings = settings or load_settings()
-        family = self.settings.detector.family
-        self.nodes: tuple[Node, ...] = pipeline_graph(family)
+        """``gated=False`` runs every network on every frame, as a runtime without cheap paths does.
+
+        ``settings`` default: the settings file fitted to the repository's model set.
+        """
+        self.model_set = repository_model_set(repository)
+        self.settings = settings or load_settings(model_set=self.model_set)
+        if self.settings.model_set is None:
+            self.settings = dataclasses.replace(self.settings, model_set=self.model_set)
+        self.nodes: tuple[Node, ...] = pipeline_graph(self.model_set)
         if not gated:
             self.nodes = tuple(dataclasses.replace(node, gate=None) for node in self.nodes)
-        self._steps = {name: StepInstance(step, self.settings) for name, step in python_steps(family).items()}
+        steps = python_steps(self.model_set)
+        self._steps = {node.model: StepInstance(steps[node.model], self.settings) for node in self.nodes
+                       if node.network is None}
         self._networks = {
-            node.model: OnnxNetwork(network_file(Path(repository), node.model), network_contract(node.network, family))
+            node.model: OnnxNetwork(network_file(Path(repository), node.model), self.model_set.network(node.network).contract)
             for node in self.nodes
             if node.network is not None
         }
 
     @property
     def provenance(self) -> dict[str, Provenance]:
-        """Network key -> where its weights come from."""
-        return {net.contract.key: net.provenance for net in self._networks.values()}
+        """Triton model name of each network -> where its weights come from."""
+        return {model: net.provenance for model, net in self._networks.items()}
 
     def __call__(
         self, frame: np.ndarray, frame_time_s: float, stream_id: int = 1, start: bool = False, end: bool = False
@@ -59,6 +80,13 @@ class InProcessPipeline:
         ``start`` / ``end`` mark the stream's first and last frame, as the Triton sequence flags do.
         Returns the ensemble's outputs by name.
         """
+        tensors = self.trace(frame, frame_time_s, stream_id, start, end)
+        return {spec.name: tensors[spec.name] for spec in ENSEMBLE_OUTPUTS}
+
+    def trace(
+        self, frame: np.ndarray, frame_time_s: float, stream_id: int = 1, start: bool = False, end: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Like calling the pipeline, but returns every global tensor of the graph (detections, prompts, ...)."""
         frame_input, time_input = ENSEMBLE_INPUTS
         tensors = {frame_input.name: frame, time_input.name: np.array([frame_time_s], time_input.np_dtype)}
         for node in self.nodes:
@@ -69,5 +97,11 @@ class InProcessPipeline:
                 outputs = self._networks[node.model](**inputs)
             else:
                 outputs = self._networks[node.model].gated(tensors[node.gate], **inputs)
-            tensors.update({node.outputs[name]: value for name, value in outputs.items()})
-        return {spec.name: tensors[spec.name] for spec in ENSEMBLE_OUTPUTS}
+            tensors.update({node.outputs[name]: value for name, value in outputs.items() if name in node.outputs})
+        return tensors
+
+    def run_network(self, model: str, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run network ``model`` alone on global ``tensors`` (e.g. from :meth:`trace`); its outputs by global name."""
+        node = next(n for n in self.nodes if n.model == model and n.network is not None)
+        outputs = self._networks[model](**{name: tensors[source] for name, source in node.inputs.items()})
+        return {node.outputs[name]: value for name, value in outputs.items() if name in node.outputs}

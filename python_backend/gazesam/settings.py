@@ -2,6 +2,9 @@
 
 The server's Python models and the in-process pipeline read the same file, so both make the same
 decisions. ``GAZESAM_SETTINGS`` names another file to use instead of the packaged default.
+
+Settings belong to a model set (:mod:`gazesam.networks`): a ``[families.NAME.SECTION]`` table of the
+file overrides ``[SECTION]`` values when family ``NAME`` serves (values fitted to that family's outputs).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_SETTINGS_PATH = PACKAGE_DIR / "settings.toml"
@@ -31,7 +35,6 @@ class FaceSettings:
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    family: str
     score_threshold: float
     nms_iou: float
     allowed_class_ids: frozenset[int]
@@ -39,6 +42,9 @@ class DetectorSettings:
 
 @dataclass(frozen=True)
 class FusionSettings:
+    rules: str  # "project" | "upstream" (gazesam.fusion.RULES)
+    camera_gaze: float  # project rules: image-plane gaze shorter than this = looking into the camera
+    cone_deg: float  # project rules: a box whose centre is this close to the ray is a candidate too
     depth_margin: float
     box_near_ratio: float
     face_depth_patch: float
@@ -76,6 +82,7 @@ class Settings:
     viewer: ViewerSettings
     smoothing: SmoothingSettings
     mask_hold: MaskHoldSettings
+    model_set: Any = None  # the gazesam.networks.ModelSet these settings were fitted to (None: defaults only)
 
 
 def _allowed_class_ids(targets: str | list[str], excluded: list[str]) -> frozenset[int]:
@@ -88,21 +95,47 @@ def _allowed_class_ids(targets: str | list[str], excluded: list[str]) -> frozens
     return frozenset(allowed - {index[n] for n in excluded})
 
 
-def load_settings(path: str | os.PathLike | None = None) -> Settings:
-    """Read settings from ``path``, else ``$GAZESAM_SETTINGS``, else the packaged default."""
+def _with_family_overrides(raw: dict, model_set: Any) -> dict:
+    """``raw`` with each serving family's ``[families.NAME.SECTION]`` values laid over ``[SECTION]``."""
+    overrides = raw.get("families", {})
+    merged = {key: dict(value) for key, value in raw.items() if key != "families"}
+    if model_set is None:
+        return merged
+    for family in model_set.families:
+        for section, values in overrides.get(family.name, {}).items():
+            unknown = set(values) - set(merged.get(section, {}))
+            if unknown:
+                raise ValueError(f"settings [families.{family.name}.{section}] sets unknown keys {sorted(unknown)}")
+            merged[section].update(values)
+    return merged
+
+
+def _fusion_settings(raw: dict) -> FusionSettings:
+    from .fusion import check_rules  # fusion reads FusionSettings: imported here, not at the top
+
+    check_rules(raw["rules"])
+    return FusionSettings(**raw)
+
+
+def load_settings(path: str | os.PathLike | None = None, model_set: Any = None) -> Settings:
+    """Read settings from ``path``, else ``$GAZESAM_SETTINGS``, else the packaged default.
+
+    ``model_set`` (a :class:`gazesam.networks.ModelSet`) applies its families' overrides and is kept
+    in :attr:`Settings.model_set` for the steps' family hooks.
+    """
     path = Path(path or os.environ.get("GAZESAM_SETTINGS") or DEFAULT_SETTINGS_PATH)
     with path.open("rb") as f:
-        raw = tomllib.load(f)
+        raw = _with_family_overrides(tomllib.load(f), model_set)
     det = raw["detector"]
     return Settings(
+        model_set=model_set,
         face=FaceSettings(**raw["face"]),
         detector=DetectorSettings(
-            family=det["family"],
             score_threshold=det["score_threshold"],
             nms_iou=det["nms_iou"],
             allowed_class_ids=_allowed_class_ids(det["target_classes"], det["exclude_classes"]),
         ),
-        fusion=FusionSettings(**raw["fusion"]),
+        fusion=_fusion_settings(raw["fusion"]),
         viewer=ViewerSettings(**raw["viewer"]),
         smoothing=SmoothingSettings(**raw["smoothing"]),
         mask_hold=MaskHoldSettings(**raw["mask_hold"]),

@@ -19,13 +19,28 @@ POLICIES = ("tracked", "largest", "central")
 largest / central: the largest face, or the face nearest the frame centre, in every frame."""
 
 
+EDGE_SHARE = 0.01
+"""A face box within this share of the frame's side from an edge is cut off by the frame."""
+
+
+def cut_by_frame_edge(faces: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
+    """bool (N,): faces whose box reaches the frame's edge (part of the face is outside the picture)."""
+    h, w = frame_hw
+    margin_x, margin_y = EDGE_SHARE * w, EDGE_SHARE * h
+    return ((faces[:, 0] < margin_x) | (faces[:, 1] < margin_y)
+            | (faces[:, 2] > w - 1 - margin_x) | (faces[:, 3] > h - 1 - margin_y))
+
+
 def pick_face(faces: np.ndarray, frame_hw: tuple[int, int], rule: str) -> int:
     """Index of the largest face (``rule="largest"``) or the one nearest the frame centre (``"central"``).
 
     ``faces`` is (N, 5) ``x1, y1, x2, y2, score`` with N >= 1. Ties go to the earlier (higher-scoring) face.
+    "largest" takes a face cut off by the frame's edge only when every face is: a head half out of the
+    picture is a bystander passing, rarely the viewer, and its gaze cannot be read.
     """
     if rule == "largest":
-        return int(np.argmax(box_area(faces[:, :4])))
+        areas = box_area(faces[:, :4]).astype(np.float64)
+        return int(np.argmax(np.where(cut_by_frame_edge(faces, frame_hw), areas - areas.max() - 1.0, areas)))
     if rule == "central":
         h, w = frame_hw
         centres = (faces[:, 0:2] + faces[:, 2:4]) / 2.0

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import triton_python_backend_utils as pb_utils
 
-from gazesam.contracts import GATE, network_contract
+from gazesam.contracts import GATE
 from gazesam.model_files import ContractError, ModelFileError
+from gazesam.networks import model_set
 from gazesam.onnx_network import OnnxNetwork
 
 from .request_inputs import checked_inputs
@@ -25,7 +26,8 @@ class TritonPythonModel:
         params = {key: value["string_value"] for key, value in config["parameters"].items()}
         path = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
         try:
-            self.network = OnnxNetwork(path, network_contract(params["network"], params["detector_family"]))
+            contract = model_set(params["model_set"], params["families"]).network(params["network"]).contract
+            self.network = OnnxNetwork(path, contract)
         except (ModelFileError, ContractError) as exc:  # one clear line in Triton's log, not a chained trace
             raise RuntimeError(
                 f"{config['name']}: {exc} Then regenerate the repository: "
@@ -41,6 +43,8 @@ class TritonPythonModel:
             pb_utils.Logger.log_warn(
                 f"{config['name']}: STAND-IN MODEL ({label}): random weights, outputs are not real results"
             )
+        else:
+            pb_utils.Logger.log_info(f"{config['name']}: {params['substitute']}")
 
     def execute(self, requests: list) -> list:
         responses = []

