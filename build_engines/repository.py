@@ -156,7 +156,7 @@ def _place_model_file(src: Path, dest: Path) -> None:
 
 
 def _network_label(family_label: str, provenance: str) -> str:
-    return family_label if provenance == "real" else f"{family_label} [STAND-IN {provenance}]"
+    return family_label if provenance == "real" else f"{family_label} [{provenance.upper()}: random weights]"
 
 
 def write_repository(

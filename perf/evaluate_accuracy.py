@@ -322,7 +322,10 @@ def results_section(scores: list[Score], annotations: list[Annotation], command:
         f"(`perf/accuracy/annotations.json`): {targets} with a target the viewer looks at, "
         f"{len(annotations) - targets} where they look at nothing visible; "
         f"{sum(a.polygon is not None for a in annotations)} with a hand-drawn outline. "
-        "Each frame is its own stream (no smoothing, no hold).",
+        "Each frame is its own stream (no smoothing, no hold). Every row uses the project's viewer rule "
+        "(a face cut by the frame's edge only when no whole face exists); \"upstream rules\" differ in fusion "
+        "only (`[fusion] rules`). The stand-in set runs upstream's rules (`[model_sets.standin.fusion]`: its "
+        "random gaze always reads as \"into the lens\").",
         "",
         TABLE_HEADER,
         *(score.row() for score in scores),

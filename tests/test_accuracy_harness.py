@@ -79,6 +79,7 @@ def test_offline_set_beats_the_standin_set_by_a_wide_margin(annotated):
     standin = harness.evaluate("standin", harness.pipeline_runner(InProcessPipeline(generated(STANDIN_REPOSITORY))),
                                annotations, frames, progress=False)
     print("\n" + "\n".join([harness.TABLE_HEADER, offline.row(), standin.row()]))
-    assert offline.hits >= standin.hits + 5, (offline.row(), standin.row())
+    assert offline.hits >= standin.hits + 4, (offline.row(), standin.row())
     assert offline.outcome_accuracy >= standin.outcome_accuracy + 0.1
-    assert offline.fills and np.mean(offline.fills) < 0.9  # masks follow outlines: no filled boxes
+    assert offline.fills and np.mean(offline.fills) < 0.8  # masks follow outlines ...
+    assert not standin.fills or np.mean(standin.fills) > 0.9  # ... where random decoders fill their boxes

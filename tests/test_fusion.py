@@ -13,10 +13,11 @@ from gazesam.fusion import (
     drop_boxes_containing,
     filter_by_gaze,
     looks_at_camera,
-    ray_candidates,
+    near_the_ray,
+    prompts_for,
     segment_crosses_box,
-    select_along_ray,
     select_mask,
+    select_target,
 )
 from gazesam.settings import load_settings
 
@@ -181,11 +182,12 @@ def test_select_mask_none():
 # --- project rules ------------------------------------------------------------------------------------
 
 PROJECT = load_settings().fusion
-assert PROJECT.rules == "project"
+UPSTREAM = dataclasses.replace(PROJECT, rules="upstream")
 
 
-def test_rules_are_checked_by_name():
-    assert check_rules("upstream") == "upstream" and set(RULES) == {"project", "upstream"}
+def test_the_default_rules_are_the_projects_and_checked_by_name():
+    assert PROJECT.rules == "project" and set(RULES) == {"project", "upstream"}
+    assert check_rules("upstream") == "upstream"
     with pytest.raises(ValueError, match="unknown fusion rules 'nearest'"):
         check_rules("nearest")
 
@@ -193,56 +195,38 @@ def test_rules_are_checked_by_name():
 def test_a_short_image_direction_means_looking_into_the_camera():
     assert looks_at_camera((0.05, -0.1), PROJECT)
     assert not looks_at_camera((0.6, 0.1), PROJECT)
-    assert not looks_at_camera((0.05, -0.1), dataclasses.replace(PROJECT, rules="upstream"))  # upstream: always a ray
+    assert not looks_at_camera((0.05, -0.1), UPSTREAM)  # upstream: always a ray across the frame
 
 
-def test_ray_candidates_come_in_the_order_the_ray_meets_them():
-    face = np.array([0, 40, 20, 60], np.float32)
+def test_boxes_beside_the_ray_are_candidates_within_the_cone():
     ray = np.array([10, 50, 200, 50], np.float32)  # to the right
-    boxes = [[150, 30, 190, 70],  # met last
-             [40, 40, 60, 60],  # met first
-             [90, 45, 110, 55],  # met second
-             [60, 120, 80, 140],  # far below the ray: not a candidate
-             [-5, 30, 30, 200]]  # contains the face: the viewer's own body
-    chosen = ray_candidates(_dets(boxes), face, ray, cone_deg=15.0, max_prompts=10)
-    np.testing.assert_array_equal(chosen.boxes, np.array(boxes, np.float32)[[1, 2, 0]])
-    assert len(ray_candidates(_dets(boxes), face, ray, cone_deg=15.0, max_prompts=2)) == 2
+    boxes = [[150, 30, 190, 70],  # crossed
+             [100, 62, 120, 80],  # centre (110, 71): 11.9 degrees off the ray, which misses it
+             [60, 120, 80, 140]]  # 61 degrees off
+    np.testing.assert_array_equal(near_the_ray(_dets(boxes), ray, 15.0).boxes, np.array(boxes[:2], np.float32))
+    np.testing.assert_array_equal(near_the_ray(_dets(boxes), ray, 10.0).boxes, np.array(boxes[:1], np.float32))
+    np.testing.assert_array_equal(filter_by_gaze(_dets(boxes), ray).boxes, np.array(boxes[:1], np.float32))
 
 
-def test_a_box_near_the_ray_is_a_candidate_within_the_cone_after_those_met():
+def test_prompts_follow_the_rules_and_drop_the_viewers_own_box():
     face = np.array([0, 40, 20, 60], np.float32)
     ray = np.array([10, 50, 200, 50], np.float32)
-    beside = [100, 62, 120, 80]  # centre (110, 71): 11.9 degrees off the ray, which misses it
-    met = [150, 40, 170, 60]
-    chosen = ray_candidates(_dets([beside, met]), face, ray, cone_deg=15.0, max_prompts=10)
-    np.testing.assert_array_equal(chosen.boxes, np.array([met, beside], np.float32))
-    assert len(ray_candidates(_dets([beside]), face, ray, cone_deg=10.0, max_prompts=10)) == 0
+    boxes = [[150, 30, 190, 70], [100, 62, 120, 80], [-5, 30, 30, 200]]  # crossed, beside, the viewer's body
+    near = np.ones((100, 220), bool)
+    project = prompts_for(PROJECT, _dets(boxes), face, ray, near, 10)
+    upstream = prompts_for(UPSTREAM, _dets(boxes), face, ray, near, 10)
+    assert len(project) == 2 and len(upstream) == 1
+    assert len(prompts_for(PROJECT, _dets(boxes), face, ray, np.zeros((100, 220), bool), 10)) == 0  # depth gate
 
 
-def _filled(box, shape=(100, 220)):
-    mask = np.zeros(shape, bool)
-    x1, y1, x2, y2 = box
-    mask[y1:y2, x1:x2] = True
-    return mask
-
-
-def test_select_along_ray_takes_the_first_mask_the_ray_meets():
-    face = np.array([0, 40, 20, 60], np.float32)
-    ray = np.array([10, 50, 219, 50], np.float32)
-    boxes = np.array([[150, 30, 190, 70], [60, 30, 80, 70]], np.float32)  # prompts in any order
-    masks = np.stack([_filled(b.astype(int)) for b in boxes])
-    assert select_along_ray(PROJECT, masks, np.array([0.9, 0.9]), boxes, face, ray) == 1
-    # a mask below the IoU cut, or covering the face centre, is never chosen
-    assert select_along_ray(PROJECT, masks, np.array([0.9, 0.5]), boxes, face, ray) == 0
-    over_face = np.stack([masks[0], _filled((0, 30, 80, 70))])
-    assert select_along_ray(PROJECT, over_face, np.array([0.9, 0.9]), boxes, face, ray) == 0
-
-
-def test_select_along_ray_prefers_an_object_to_the_box_that_holds_it():
-    """A cup on a table: the ray meets the table's mask first, but the cup inside its box wins."""
-    face = np.array([0, 40, 20, 60], np.float32)
-    ray = np.array([10, 50, 219, 50], np.float32)
-    table, cup = np.array([40, 20, 210, 95], np.float32), np.array([120, 40, 140, 60], np.float32)
-    masks = np.stack([_filled((40, 20, 210, 95)), _filled((120, 40, 140, 60))])
-    assert select_along_ray(PROJECT, masks, np.array([0.9, 0.9]), np.stack([table, cup]), face, ray) == 1
-    assert select_along_ray(PROJECT, masks[:1], np.array([0.9]), table[None], face, ray) == 0
+def test_select_target_is_upstreams_choice_under_both_rules():
+    masks = np.zeros((2, 20, 20), bool)
+    masks[0, 2:5, 2:5] = True
+    masks[1, 10:18, 10:18] = True
+    boxes = np.array([[2, 2, 4, 4], [10, 10, 19, 19]], np.float32)  # the second mask fills less of its box
+    near = np.ones((20, 20), bool)
+    iou = np.array([0.9, 0.9], np.float32)
+    ray = np.array([0.5, 0.5, 19, 19], np.float32)
+    for rules in (PROJECT, UPSTREAM):
+        assert select_target(rules, masks, iou, boxes, near, ray) == 0
+    assert select_target(PROJECT, masks, np.array([0.5, 0.5], np.float32), boxes, near, ray) is None

@@ -1,7 +1,8 @@
 """Gaze-to-prompt fusion: which detections become SAM prompts, and which mask is the target.
 
 Upstream §3.4-3.6, with its bugs fixed: boxes are clipped, crops never wrap around, the prompt count
-is capped by score.
+is capped by score. The project's rules (``[fusion] rules = "project"``) add a "looking into the
+camera" state and candidates just beside the ray; see the rule sets at the end.
 """
 
 from __future__ import annotations
@@ -76,46 +77,6 @@ def choose_prompts(
     return dets.take(by_score[: max(int(max_prompts), 0)])
 
 
-def mask_scores(
-    masks: np.ndarray,
-    iou: np.ndarray,
-    boxes: np.ndarray,
-    near: np.ndarray,
-    face_center: tuple[float, float],
-    sam_iou_threshold: float,
-    mask_near_ratio: float,
-) -> np.ndarray:
-    """float (N,) score of each of the bool (N, H, W) ``masks`` as the target; 0 = not acceptable (upstream §3.6).
-
-    A mask is skipped when it covers the face centre (clamped into the frame) or its predicted IoU
-    (``iou``, (N,) or (N, 1)) is below ``sam_iou_threshold``. Inside its clipped, inclusive box it is
-    accepted when it has pixels and at least ``mask_near_ratio`` of them are near (``near`` bool
-    (H, W)). Score = near mask pixels / box pixels.
-    """
-    n, height, width = masks.shape
-    cx, cy = (
-        int(np.clip(np.floor(np.nan_to_num(float(v))), 0, side - 1))
-        for v, side in zip(face_center, (width, height))
-    )
-    iou = np.asarray(iou, dtype=np.float32).reshape(-1)
-    iou_threshold = np.float32(sam_iou_threshold)  # compared in the decoder's precision
-    bounds = box_pixel_bounds(boxes, (height, width))
-    scores = np.zeros(n, np.float64)
-    for i in range(n):
-        if masks[i, cy, cx] or not iou[i] >= iou_threshold:
-            continue
-        c1, r1, c2, r2 = bounds[i]
-        if c2 < c1 or r2 < r1:
-            continue
-        inside = masks[i, r1 : r2 + 1, c1 : c2 + 1]
-        mask_pixels = int(np.count_nonzero(inside))
-        front_pixels = int(np.count_nonzero(inside & near[r1 : r2 + 1, c1 : c2 + 1]))
-        if mask_pixels == 0 or front_pixels < mask_near_ratio * mask_pixels:
-            continue
-        scores[i] = front_pixels / ((c2 - c1 + 1) * (r2 - r1 + 1))
-    return scores
-
-
 def select_mask(
     masks: np.ndarray,
     iou: np.ndarray,
@@ -127,11 +88,35 @@ def select_mask(
 ) -> int | None:
     """Index of the target mask among bool (N, H, W) ``masks``, or None (upstream §3.6).
 
-    The highest positive :func:`mask_scores` wins; ties keep the first.
+    A mask is skipped when it covers the face centre (clamped into the frame) or its predicted IoU
+    (``iou``, (N,) or (N, 1)) is below ``sam_iou_threshold``. Inside its clipped, inclusive box it is
+    accepted when it has pixels and at least ``mask_near_ratio`` of them are near (``near`` bool
+    (H, W)). Score = near mask pixels / box pixels; the highest positive score wins, ties keep the first.
     """
-    scores = mask_scores(masks, iou, boxes, near, face_center, sam_iou_threshold, mask_near_ratio)
-    best = int(np.argmax(scores)) if len(scores) else 0
-    return best if len(scores) and scores[best] > 0 else None
+    n, height, width = masks.shape
+    cx, cy = (
+        int(np.clip(np.floor(np.nan_to_num(float(v))), 0, side - 1))
+        for v, side in zip(face_center, (width, height))
+    )
+    iou = np.asarray(iou, dtype=np.float32).reshape(-1)
+    iou_threshold = np.float32(sam_iou_threshold)  # compared in the decoder's precision
+    bounds = box_pixel_bounds(boxes, (height, width))
+    best, best_score = None, 0.0
+    for i in range(n):
+        if masks[i, cy, cx] or not iou[i] >= iou_threshold:
+            continue
+        c1, r1, c2, r2 = bounds[i]
+        if c2 < c1 or r2 < r1:
+            continue
+        inside = masks[i, r1 : r2 + 1, c1 : c2 + 1]
+        mask_pixels = int(np.count_nonzero(inside))
+        front_pixels = int(np.count_nonzero(inside & near[r1 : r2 + 1, c1 : c2 + 1]))
+        if mask_pixels == 0 or front_pixels < mask_near_ratio * mask_pixels:
+            continue
+        score = front_pixels / ((c2 - c1 + 1) * (r2 - r1 + 1))
+        if score > best_score:
+            best, best_score = i, score
+    return best
 
 
 # --- the rule sets ------------------------------------------------------------------------------
@@ -189,11 +174,11 @@ def prompts_for(
 
 def select_target(
     settings: FusionSettings, masks: np.ndarray, iou: np.ndarray, boxes: np.ndarray, near: np.ndarray,
-    face_box: np.ndarray, ray: np.ndarray,
+    ray: np.ndarray,
 ) -> int | None:
-    """Index of the target among the prompts' bool (N, H, W) ``masks`` under ``settings.rules``, or None."""
+    """Index of the target among the prompts' bool (N, H, W) ``masks``, or None: both rule sets use
+    upstream's choice (ordering along the ray and preferring contained objects measured worse)."""
     ray = np.asarray(ray, np.float32).reshape(4)
-    scores = mask_scores(masks, iou, boxes, near, (float(ray[0]), float(ray[1])), settings.sam_iou_threshold,
-                         settings.mask_near_ratio)
-    best = int(np.argmax(scores)) if len(scores) else 0
-    return best if len(scores) and scores[best] > 0 else None
+    return select_mask(
+        masks, iou, boxes, near, (float(ray[0]), float(ray[1])), settings.sam_iou_threshold, settings.mask_near_ratio
+    )

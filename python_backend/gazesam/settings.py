@@ -4,7 +4,8 @@ The server's Python models and the in-process pipeline read the same file, so bo
 decisions. ``GAZESAM_SETTINGS`` names another file to use instead of the packaged default.
 
 Settings belong to a model set (:mod:`gazesam.networks`): a ``[families.NAME.SECTION]`` table of the
-file overrides ``[SECTION]`` values when family ``NAME`` serves (values fitted to that family's outputs).
+file overrides ``[SECTION]`` values when family ``NAME`` serves (values fitted to that family's outputs),
+and a ``[model_sets.NAME.SECTION]`` table when model set ``NAME`` serves.
 """
 
 from __future__ import annotations
@@ -96,16 +97,17 @@ def _allowed_class_ids(targets: str | list[str], excluded: list[str]) -> frozens
 
 
 def _with_family_overrides(raw: dict, model_set: Any) -> dict:
-    """``raw`` with each serving family's ``[families.NAME.SECTION]`` values laid over ``[SECTION]``."""
-    overrides = raw.get("families", {})
-    merged = {key: dict(value) for key, value in raw.items() if key != "families"}
+    """``raw`` with each serving family's ``[families.NAME.SECTION]`` and the model set's
+    ``[model_sets.NAME.SECTION]`` values laid over ``[SECTION]``."""
+    merged = {key: dict(value) for key, value in raw.items() if key not in ("families", "model_sets")}
     if model_set is None:
         return merged
-    for family in model_set.families:
-        for section, values in overrides.get(family.name, {}).items():
+    layers = [("families", f.name) for f in model_set.families] + [("model_sets", model_set.name)]
+    for table, name in layers:
+        for section, values in raw.get(table, {}).get(name, {}).items():
             unknown = set(values) - set(merged.get(section, {}))
             if unknown:
-                raise ValueError(f"settings [families.{family.name}.{section}] sets unknown keys {sorted(unknown)}")
+                raise ValueError(f"settings [{table}.{name}.{section}] sets unknown keys {sorted(unknown)}")
             merged[section].update(values)
     return merged
 

@@ -179,7 +179,6 @@ def _mask_select(
     hold: MaskHold,
     FRAME_HW: np.ndarray,
     FRAME_TIME: np.ndarray,
-    FACE_BOX: np.ndarray,
     FACE_SCORE: np.ndarray,
     FACE_TRACK_ID: np.ndarray,
     GAZE_RAY: np.ndarray,
@@ -199,9 +198,7 @@ def _mask_select(
     if count > 0:
         masks = sam.upscale_masks(LOW_RES_MASKS[:count], frame_hw)
         near = depth.near_mask(_nearness_map(settings, DEPTH_RAW), float(NEAR_THRESHOLD[0]), frame_hw)
-        chosen = fusion.select_target(
-            settings.fusion, masks, MASK_IOU[:count, 0], PROMPT_BOXES[:count], near, FACE_BOX, GAZE_RAY
-        )
+        chosen = fusion.select_target(settings.fusion, masks, MASK_IOU[:count, 0], PROMPT_BOXES[:count], near, GAZE_RAY)
     fresh = None
     if chosen is not None:
         fresh = Target(

@@ -31,13 +31,13 @@ class TritonPythonModel:
         except (ModelFileError, ContractError) as exc:  # one clear line in Triton's log, not a chained trace
             raise RuntimeError(
                 f"{config['name']}: {exc} Then regenerate the repository: "
-                "'python -m build_engines repository' (or run 'make setup')."
+                f"'python -m build_engines repository --models {params['model_set']}' (or run 'make setup')."
             ) from None
         label = self.network.provenance.label
         if label != params["provenance"]:
             raise ValueError(
                 f"{path} is {label} but config.pbtxt says {params['provenance']}; "
-                "run 'python -m build_engines repository' again"
+                f"run 'python -m build_engines repository --models {params['model_set']}' again"
             )
         if self.network.provenance.standin:
             pb_utils.Logger.log_warn(
