@@ -1,9 +1,11 @@
 """Tensor contracts: the single source of truth for every tensor that crosses a boundary.
 
-Each network has the exact upstream interface (names, dtypes, shapes) listed in
-``../shared/reference/upstream-gazesam.md`` §2. The ``gazesam`` ensemble's own inputs and outputs are
-defined here too. Triton configs are generated from these objects, model files are checked against
-them on load, and tests read them; nothing else spells a tensor name.
+Each network family's contract is its served file's own interface (names, dtypes, shapes): the upstream
+networks' as listed in ``../shared/reference/upstream-gazesam.md`` §2, the offline substitutes' as in
+``../shared/models/SOURCES.md``. The registry (:mod:`gazesam.networks`) maps those names onto the
+pipeline's global tensor names; the ``gazesam`` ensemble's own inputs and outputs and the tensors
+between Python steps are defined here. Triton configs are generated from these objects, model files
+are checked against them on load, and tests read them; nothing else spells a tensor name.
 
 Shapes use ``-1`` for a dynamic axis.
 """

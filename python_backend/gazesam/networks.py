@@ -41,6 +41,11 @@ from .contracts import (
 )
 
 UPSTREAM_BASE = "https://huggingface.co/mit-han-lab/efficientvit-sam/resolve/main/gazesam/onnx"
+PROXYLESS_GAZE_BASE = (
+    "https://raw.githubusercontent.com/mit-han-lab/proxylessnas/bf58b5c/proxyless_gaze/deployment/onnx/models"
+)
+# The OMZ gaze chain and FastDepth were converted from other formats (OpenVINO IR, int8 TFLite; see
+# ../shared/models/SOURCES.md): there is no published ONNX file to download, so they come with --from DIR.
 
 ROLES = ("face", "gaze", "detector", "depth", "segmentation")
 
@@ -176,6 +181,7 @@ FAMILIES: tuple[Family, ...] = (
                 {"face_image": "LANDMARK_FACE", "facial_landmark": "FACE_LANDMARKS"},
                 ModelFile("landmark_detection.onnx", "MIT", "98-point PFLD face landmarks (WFLW) of ProxylessGaze, "
                           "mit-han-lab/proxylessnas @ bf58b5c proxyless_gaze/deployment/onnx/models/",
+                          f"{PROXYLESS_GAZE_BASE}/landmark_detection.onnx",
                           sha256="2358a58252de8f8e7e516055351c0615cb689be90dc0ba0073a81ec95f2c5c1f"),
                 "Face landmarks (PFLD, 98 points): the eye corners for the eye crops.", gate=_GATE_FACE,
             ),

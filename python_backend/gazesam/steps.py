@@ -1,6 +1,7 @@
 """The pipeline's Python steps: plain functions over numpy arrays, each one Triton model.
 
-A :class:`Step` names its tensors (specs), and ``run(settings, **inputs)`` returns a dict of outputs.
+A :class:`~gazesam.step.Step` reads the global tensors its function's parameters name and returns a
+dict of the ones it declares; family-specific steps live in :mod:`gazesam.family_steps`.
 The Triton adapter (``python_backend/gazesam_triton``) and the in-process pipeline both call these
 same functions, so the served ensemble and the oracle compute the same thing.
 
