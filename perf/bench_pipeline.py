@@ -169,12 +169,12 @@ def machine() -> str:
 
 
 def ensure_repository(size: str, out: Path) -> Path:
-    """A model repository with stand-ins of ``size`` (built first if missing)."""
+    """A repository of the stand-in model set with stand-ins of ``size`` (built first if missing)."""
     repo = out / f"repository-{size}"
     py = [sys.executable, "-m", "build_engines"]
     subprocess.run([*py, "standins", "--size", size], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    subprocess.run([*py, "repository", "--out", str(repo), "--standin-size", size], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([*py, "repository", "--models", "standin", "--out", str(repo), "--standin-size", size],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return repo
 
 
