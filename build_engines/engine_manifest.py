@@ -6,10 +6,11 @@ and the sha256 of the ONNX file it was built from, so a repository never pairs a
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from gazesam.model_files import file_sha256
 
 MANIFEST_NAME = "engines.json"
 BUILD_HINT = "python -m build_engines engines --precision-mode default --calibration-frames PATH"
@@ -34,14 +35,6 @@ class EngineManifest:
     families: str  # gazesam.networks.ModelSet.describe() of the repository the plans were built from
     max_prompts: int
     plans: dict[str, PlanRecord] = field(default_factory=dict)  # network key -> record
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(engines_dir: Path, manifest: EngineManifest) -> Path:

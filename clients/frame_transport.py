@@ -18,6 +18,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from tritonclient.utils import np_to_triton_dtype
 
 with warnings.catch_warnings():  # tritonclient 2.51's shared_memory imports the deprecated pkg_resources
     warnings.simplefilter("ignore", UserWarning)
@@ -33,12 +34,11 @@ from gazesam.contracts import (
 )
 
 TRANSPORTS = ("raw", "shm", "jpeg")
-_TRITON_DTYPE = {"uint8": "UINT8", "float64": "FP64"}
 _MASK = next(spec for spec in ENSEMBLE_OUTPUTS if spec.name == "MASK")
 
 
 def _tensor(module: Any, spec: TensorSpec, value: np.ndarray) -> Any:
-    tensor = module.InferInput(spec.name, list(value.shape), _TRITON_DTYPE[spec.dtype])
+    tensor = module.InferInput(spec.name, list(value.shape), np_to_triton_dtype(spec.np_dtype))
     tensor.set_data_from_numpy(value)
     return tensor
 
@@ -132,7 +132,8 @@ class SharedMemoryTransport(RawTransport):
     def inputs(self, frame: np.ndarray, frame_time_s: float) -> list:
         region, _ = self._regions_for(frame.shape[:2])
         shm.set_shared_memory_region(region.handle, [np.ascontiguousarray(frame)])
-        tensor = self._module.InferInput(ENSEMBLE_INPUTS[0].name, list(frame.shape), "UINT8")
+        tensor = self._module.InferInput(ENSEMBLE_INPUTS[0].name, list(frame.shape),
+                                         np_to_triton_dtype(ENSEMBLE_INPUTS[0].np_dtype))
         tensor.set_shared_memory(region.name, region.size)
         return [tensor, _time_tensor(self._module, frame_time_s)]
 

@@ -20,7 +20,6 @@ only re-checks that the launcher starts and reports version 2.51.0.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -33,6 +32,8 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from gazesam.model_files import file_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PREFIX = ROOT / ".venv" / "perf_analyzer"
@@ -103,14 +104,6 @@ def wheel_binary() -> Path:
                        f"(platform {platform.machine()}); it ships one for Linux x86_64 and aarch64")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_atomically(dest: Path, data: bytes, mode: int = 0o644) -> None:
     """Write via a temporary name and rename: a perf_analyzer running meanwhile keeps its old files intact."""
     partial = dest.with_name(f".{dest.name}.{os.getpid()}")
@@ -152,7 +145,7 @@ def download_deb(library: DebianLibrary, dest: Path, apt_state: Path) -> Path:
     debs = list(dest.glob(f"{library.package}_*.deb"))
     if len(debs) != 1:
         raise InstallError(f"apt-get download {spec} left {len(debs)} .deb files in {dest}")
-    digest = sha256_of(debs[0])
+    digest = file_sha256(debs[0])
     if digest != library.sha256:
         raise InstallError(f"{debs[0].name}: sha256 {digest}, expected {library.sha256} (pinned)")
     return debs[0]
@@ -210,7 +203,7 @@ def current_stamp(binary: Path) -> InstallStamp:
     return InstallStamp(
         tritonclient=TRITONCLIENT_VERSION,
         libb64=f"{LIBB64.package}={LIBB64.version}",
-        cudart_requirements_sha256=sha256_of(CUDART_REQUIREMENTS),
+        cudart_requirements_sha256=file_sha256(CUDART_REQUIREMENTS),
         binary=str(binary),
     )
 

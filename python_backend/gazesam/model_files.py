@@ -7,6 +7,7 @@ Stand-ins carry ``gazesam.standin`` in their ONNX metadata; :func:`read_provenan
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,15 @@ def load_checked(path: str | Path, contract: NetworkContract) -> onnx.ModelProto
     check_io("input", [_value_info_spec(v) for v in _graph_inputs(model.graph)], contract.inputs, where)
     check_io("output", [_value_info_spec(v) for v in model.graph.output], contract.outputs, where)
     return model
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of the file at ``path`` (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def provenance_of(model: onnx.ModelProto) -> Provenance:
