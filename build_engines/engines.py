@@ -135,8 +135,7 @@ def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineMa
     feeds = record_network_inputs(request.repository, request.frames)
     pipeline = InProcessPipeline(request.repository)
     model_set = pipeline.model_set
-    precisions = {key: precision for key, precision in network_precisions(request.precision_mode).items()
-                  if key in {n.key for n in model_set.networks}}
+    precisions = network_precisions(request.precision_mode, model_set.networks)
     onnx_networks = {net.contract.key: net for net in pipeline._networks.values()}
     plans: dict[str, PlanRecord] = {}
     built: dict[str, PlanNetwork] = {}

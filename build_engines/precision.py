@@ -7,23 +7,22 @@ from frames the user chooses). INT8 builds do not also enable FP16, as upstream'
 
 from __future__ import annotations
 
-from gazesam.networks import all_networks
+from collections.abc import Iterable
+
+from gazesam.networks import Network, all_networks
 
 PRECISION_MODES = ("default", "optimized")
 PRECISIONS = ("fp32", "fp16", "int8")
 
-_DEFAULT = {network.key: "fp16" for network in all_networks()} | {"sam_encoder": "fp32"}
-_OPTIMIZED = _DEFAULT | {"gaze": "int8", "detector": "int8"}
 
-
-def network_precisions(mode: str) -> dict[str, str]:
-    """Network key -> precision for precision mode ``mode``; ValueError naming the modes otherwise."""
-    table = {"default": _DEFAULT, "optimized": _OPTIMIZED}
-    if mode not in table:
+def network_precisions(mode: str, networks: Iterable[Network] | None = None) -> dict[str, str]:
+    """Network key -> precision in mode ``mode`` (each network's ``GpuPlan``), over ``networks``
+    (default: the registry); ValueError naming the modes otherwise."""
+    if mode not in PRECISION_MODES:
         raise ValueError(f"unknown precision mode {mode!r}; choose one of {', '.join(PRECISION_MODES)}")
-    return dict(table[mode])
+    return {network.key: network.gpu.precision(mode) for network in (networks or all_networks())}
 
 
-def needs_calibration(mode: str) -> list[str]:
+def needs_calibration(mode: str, networks: Iterable[Network] | None = None) -> list[str]:
     """Networks that mode ``mode`` builds in INT8 (each needs calibration frames)."""
-    return [key for key, precision in network_precisions(mode).items() if precision == "int8"]
+    return [key for key, precision in network_precisions(mode, networks).items() if precision == "int8"]

