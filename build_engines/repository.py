@@ -181,7 +181,7 @@ def write_repository(
             config = python_model_config(
                 node.model, doc, step.inputs, step.outputs, params, stateful=step.tracks_streams
             )
-            adapter = f'from gazesam_triton.step_model import step_model\n\nTritonPythonModel = step_model("{node.model}")'
+            adapter = "from gazesam_triton.step_model import TritonPythonModel  # noqa: F401"
         else:
             network = model_set.network(node.network)
             family = next(f for f in model_set.families if network in f.networks)

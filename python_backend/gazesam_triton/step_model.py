@@ -39,19 +39,15 @@ def _respond(instance: StepInstance, request) -> "pb_utils.InferenceResponse":
         return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{step.name}: {exc}"))
 
 
-def step_model(name: str) -> type:
-    """The ``TritonPythonModel`` class serving step ``name``."""
+class TritonPythonModel:
+    """Serves the step named like the model (Triton passes ``model_name``), of the config's model set."""
 
-    class TritonPythonModel:
-        def initialize(self, args: dict) -> None:
-            config = json.loads(args["model_config"])
-            params = {key: value["string_value"] for key, value in config["parameters"].items()}
-            served = model_set(params["model_set"], params["families"])
-            self.settings = load_settings(model_set=served)
-            self.instance = StepInstance(python_steps(served)[name], self.settings)
+    def initialize(self, args: dict) -> None:
+        config = json.loads(args["model_config"])
+        params = {key: value["string_value"] for key, value in config["parameters"].items()}
+        served = model_set(params["model_set"], params["families"])
+        self.settings = load_settings(model_set=served)
+        self.instance = StepInstance(python_steps(served)[args["model_name"]], self.settings)
 
-        def execute(self, requests: list) -> list:
-            return [_respond(self.instance, request) for request in requests]
-
-    TritonPythonModel.__name__ = f"TritonPythonModel[{name}]"
-    return TritonPythonModel
+    def execute(self, requests: list) -> list:
+        return [_respond(self.instance, request) for request in requests]
