@@ -121,7 +121,7 @@ def load_checked(path: str | Path, contract: NetworkContract) -> onnx.ModelProto
 def file_sha256(path: str | Path) -> str:
     """Hex sha256 of the file at ``path`` (read in 1 MiB blocks)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with Path(path).open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
