@@ -205,3 +205,18 @@ def test_gpu_configs_state_each_families_own_instances_and_precision(tmp_path):
         assert f"count: {network.gpu.instances} kind: KIND_GPU" in config
         assert f'value: "{network.gpu.precision("default").upper()}"' in config
     assert "ViT-B" not in (out / "depth_estimator" / "config.pbtxt").read_text()  # FastDepth, not Depth-Anything
+
+
+def test_the_registry_is_consistent_and_its_check_can_fail():
+    import dataclasses
+
+    from gazesam.networks import FAMILIES, check_registry, family
+
+    check_registry()
+    omz = family("gaze", "omz")
+    with pytest.raises(ValueError, match="lacks hooks"):
+        check_registry((dataclasses.replace(omz, hooks={}),))
+    broken = dataclasses.replace(omz.networks[0], tensors={**omz.networks[0].tensors, "no_such_tensor": "X"})
+    with pytest.raises(ValueError, match="no_such_tensor"):
+        check_registry((dataclasses.replace(omz, networks=(broken,)),))
+    assert len({(f.role, f.name) for f in FAMILIES}) == len(FAMILIES)  # a family is named once per role

@@ -465,9 +465,9 @@ def all_networks() -> tuple[Network, ...]:
     return tuple(n for f in FAMILIES for n in f.networks)
 
 
-def check_registry() -> None:
-    """Raise ValueError when a family lacks a hook its role needs or two networks of a role clash."""
-    for f in FAMILIES:
+def check_registry(families: tuple[Family, ...] = FAMILIES) -> None:
+    """Raise ValueError when a family lacks a hook its role needs or maps a tensor its contract lacks."""
+    for f in families:
         missing = [hook for hook in ROLE_HOOKS.get(f.role, ()) if hook not in f.hooks]
         if missing:
             raise ValueError(f"{f.role} family {f.name!r} lacks hooks {missing}")
