@@ -8,7 +8,7 @@ on: calibration data is serving data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +51,6 @@ class RecordingNetwork(NetworkWrapper):
         return self.network(**inputs)
 
 
-def swap_networks(pipeline: InProcessPipeline, wrap: Callable[[Any], Any]) -> dict[str, Any]:
-    """Replace each network of ``pipeline`` by ``wrap(network)``; returns network key -> wrapper.
-
-    A wrapper behaves like the network (a :class:`NetworkWrapper`). The pipeline keeps its networks in
-    ``_networks`` (model name -> network); this is the one place that reaches in.
-    """
-    wrapped = {model: wrap(network) for model, network in pipeline._networks.items()}
-    pipeline._networks = wrapped
-    return {wrapper.contract.key: wrapper for wrapper in wrapped.values()}
-
-
 def run_frames(pipeline: InProcessPipeline, frames: Iterable[np.ndarray], desc: str) -> list[dict[str, np.ndarray]]:
     """The pipeline's outputs for each frame, each frame its own one-frame stream (no state carried over)."""
     frames = list(frames)
@@ -74,7 +63,7 @@ def run_frames(pipeline: InProcessPipeline, frames: Iterable[np.ndarray], desc: 
 def record_network_inputs(repository: Path, frames: list[np.ndarray]) -> dict[str, list[Feed]]:
     """Network key -> the inputs of every call the pipeline made for ``frames`` (CPU-profile ``repository``)."""
     pipeline = InProcessPipeline(repository)
-    recorders = swap_networks(pipeline, RecordingNetwork)
+    recorders = pipeline.wrap_networks(RecordingNetwork)
     run_frames(pipeline, frames, "recording network inputs")
     return {key: recorder.feeds for key, recorder in recorders.items()}
 

@@ -26,7 +26,7 @@ from gazesam.model_files import read_provenance
 from gazesam.pipeline import InProcessPipeline
 
 from .accuracy import NetworkAccuracy, format_network_rows, format_pipeline_row, pipeline_agreement
-from .calibration import Feed, NetworkWrapper, calibration_feeds, record_network_inputs, run_frames, swap_networks
+from .calibration import Feed, NetworkWrapper, calibration_feeds, record_network_inputs, run_frames
 from .engine_manifest import EngineManifest, PlanRecord, file_sha256, write_manifest
 from .precision import network_precisions
 from .shapes import InputProfile, frame_batch_limit, input_profiles
@@ -136,7 +136,7 @@ def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineMa
     pipeline = InProcessPipeline(request.repository)
     model_set = pipeline.model_set
     precisions = network_precisions(request.precision_mode, model_set.networks)
-    onnx_networks = {net.contract.key: net for net in pipeline._networks.values()}
+    onnx_networks = {net.contract.key: net for net in pipeline.networks.values()}
     plans: dict[str, PlanRecord] = {}
     built: dict[str, PlanNetwork] = {}
     results: list[NetworkAccuracy] = []
@@ -166,7 +166,7 @@ def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineMa
     lines = format_network_rows(results)
     if len(built) == len(precisions):
         reference = run_frames(InProcessPipeline(request.repository), request.frames, "pipeline (ONNX FP32)")
-        swap_networks(pipeline, lambda net: built[net.contract.key])
+        pipeline.wrap_networks(lambda net: built[net.contract.key])
         lines.append(format_pipeline_row(pipeline_agreement(reference, run_frames(pipeline, request.frames, "pipeline (plans)"))))
     for plan in built.values():
         plan.close()

@@ -1,8 +1,13 @@
-"""Repository profiles: which runtime serves the six networks. The ensemble never changes.
+"""Repository profiles: which runtime serves the networks. The ensemble never changes.
 
-``cpu`` (the default, written by :func:`build_engines.repository.write_repository` itself): each network
-is a Python-backend model running ONNX Runtime on the CPU; it is what the embedded Triton here can serve.
-The other profiles need the NGC ``tritonserver`` container (native backends) and a GPU:
+Every profile is one strategy object with the same methods (``preflight``, ``network_model``) and one
+property the rest of the project reads, ``gates``: whether its networks take the ``GATE`` input that
+lets them skip frames whose result cannot matter (the repository writes it, the in-process pipeline
+follows it through ``model_set.json``).
+
+- ``cpu`` (the default): each network is a Python-backend model running ONNX Runtime on the CPU; it is
+  what the embedded Triton here can serve. The others need the NGC ``tritonserver`` container (native
+  backends) and a GPU:
 
 - ``onnx``: the native ``onnxruntime`` backend on ``model.onnx`` (CUDA; ``--onnx-tensorrt`` adds
   ONNX Runtime's TensorRT accelerator with upstream's default precisions);
@@ -16,15 +21,17 @@ and every tensor name stay as generated. Each network config states ``profile``,
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gazesam.contracts import NetworkContract, TensorSpec
+from gazesam.contracts import GATE, NetworkContract, TensorSpec
 from gazesam.networks import ModelSet, Network
 
+from .config_text import Scheduling, network_config, python_model_config
 from .engine_manifest import EngineManifest, plan_for, read_manifest
 from .manifest import choose_model_file
-from .repository import GENERATED_BY, _parameters, _place_model_file, tensor_block
 from .shapes import frame_batch_limit, is_prompt_input
 
 PROFILES = ("cpu", "onnx", "tensorrt", "pytorch")
@@ -38,17 +45,6 @@ ORDER_NOTE = (
 )
 
 BATCHED_ENCODER_INSTANCES = (1, "one instance: dynamic batching already fills the GPU with several streams' frames")
-
-
-@dataclass(frozen=True)
-class Scheduling:
-    """How Triton schedules one network model; each choice carries the reason written beside it."""
-
-    max_batch_size: int
-    batching_reason: str
-    count: int
-    kind: str
-    count_reason: str
 
 
 def batching_reason(contract: NetworkContract, max_batch: int) -> str:
@@ -71,7 +67,7 @@ def gpu_scheduling(network: Network, max_batch: int, kind: str = "KIND_GPU") -> 
     count, reason = BATCHED_ENCODER_INSTANCES if max_batch > 0 else (network.gpu.instances, network.gpu.why)
     if count > 1:
         reason = f"{reason}; {ORDER_NOTE}"
-    return Scheduling(max_batch, batching_reason(network.contract, max_batch), count, kind, reason)
+    return Scheduling(max_batch, batching_reason(network.contract, max_batch), count, kind, reason, QUEUE_DELAY_US)
 
 
 def _unbatched(specs: tuple[TensorSpec, ...]) -> tuple[TensorSpec, ...]:
@@ -79,7 +75,7 @@ def _unbatched(specs: tuple[TensorSpec, ...]) -> tuple[TensorSpec, ...]:
     return tuple(replace(spec, shape=spec.shape[1:]) for spec in specs)
 
 
-def network_config(
+def scheduled_config(
     name: str,
     doc: str,
     runtime_line: str,
@@ -88,28 +84,21 @@ def network_config(
     params: dict[str, str],
     extra: tuple[str, ...] = (),
 ) -> str:
-    """``config.pbtxt`` of one network model under a non-CPU profile."""
+    """``config.pbtxt`` of one network under a GPU profile (dims without the frame axis when batched)."""
     batched = scheduling.max_batch_size > 0
     inputs = _unbatched(contract.inputs) if batched else contract.inputs
     outputs = _unbatched(contract.outputs) if batched else contract.outputs
-    batcher = f"dynamic_batching {{ max_queue_delay_microseconds: {QUEUE_DELAY_US} }}" if batched else None
-    lines = [
-        f"# {name}: {doc}",
-        f"# {GENERATED_BY}",
-        f'name: "{name}"',
-        runtime_line,
-        f"# {scheduling.batching_reason}",
-        f"max_batch_size: {scheduling.max_batch_size}",
-        tensor_block("input", inputs),
-        tensor_block("output", outputs),
-        *([batcher] if batcher else []),
-        f"# {scheduling.count_reason}",
-        f"instance_group [ {{ count: {scheduling.count} kind: {scheduling.kind} }} ]",
-        *extra,
-        _parameters(params),
-        "",
-    ]
-    return "\n".join(lines)
+    return network_config(name, doc, runtime_line, inputs, outputs, scheduling, params, extra)
+
+
+def place_model_file(src: Path, dest: Path) -> None:
+    """Hard-link ``src`` to ``dest`` (no copy of big files), falling back to a copy across devices."""
+    if dest.exists() or dest.is_symlink():
+        dest.unlink()
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
 
 
 def onnx_tensorrt_accelerator(precision: str) -> str:
@@ -136,10 +125,35 @@ class NetworkModel:
     adapter: str | None
 
 
+class CpuProfile:
+    """Python-backend models running ONNX Runtime on the CPU (``gazesam_triton.onnx_model``): the default.
+
+    Its networks take ``GATE``: a frame with no face skips every later network, one with no prompt the
+    SAM decoder (outputs are zeros of the contract's shapes).
+    """
+
+    name = "cpu"
+    gates = True
+    adapter = "from gazesam_triton.onnx_model import TritonPythonModel  # noqa: F401"
+
+    def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
+        """Nothing to check beyond the model files the repository writer already requires."""
+
+    def network_model(
+        self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
+        gated: bool,
+    ) -> NetworkModel:
+        place_model_file(model_file, version_dir / "model.onnx")
+        params = params | {"runtime": "onnxruntime-cpu (python backend)", "profile": self.name, "precision": "fp32"}
+        inputs = network.contract.inputs + ((GATE,) if gated else ())
+        return NetworkModel(python_model_config(model, doc, inputs, network.contract.outputs, params), self.adapter)
+
+
 class OnnxProfile:
     """Native ``onnxruntime`` backend on the GPU, optionally with its TensorRT accelerator."""
 
     name = "onnx"
+    gates = False
 
     def __init__(self, tensorrt_accelerator: bool = False):
         self.tensorrt_accelerator = tensorrt_accelerator
@@ -148,10 +162,11 @@ class OnnxProfile:
         """Nothing to check beyond the model files the repository writer already requires."""
 
     def network_model(
-        self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path
+        self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
+        gated: bool,
     ) -> NetworkModel:
         contract = network.contract
-        _place_model_file(model_file, version_dir / "model.onnx")
+        place_model_file(model_file, version_dir / "model.onnx")
         scheduling = gpu_scheduling(network, frame_batch_limit(contract, model_file))
         if self.tensorrt_accelerator:
             precision = network.gpu.precision("default")
@@ -161,7 +176,7 @@ class OnnxProfile:
         else:
             precision, runtime, extra = "fp32", "onnxruntime backend, CUDA", ()
         params = params | {"profile": self.name, "precision": precision, "runtime": runtime}
-        config = network_config(model, doc, 'backend: "onnxruntime"', contract, scheduling, params, extra)
+        config = scheduled_config(model, doc, 'backend: "onnxruntime"', contract, scheduling, params, extra)
         return NetworkModel(config, None)
 
 
@@ -169,6 +184,7 @@ class TensorRtProfile:
     """Native ``tensorrt`` backend on plans built by ``python -m build_engines engines``."""
 
     name = "tensorrt"
+    gates = False
 
     def __init__(self, engines_dir: Path):
         self.engines_dir = Path(engines_dir)
@@ -186,18 +202,19 @@ class TensorRtProfile:
                      choose_model_file(models_dir, network, model_set, standin_size))
 
     def network_model(
-        self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path
+        self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
+        gated: bool,
     ) -> NetworkModel:
         contract = network.contract
         plan, record = plan_for(self.engines_dir, self.manifest, contract.key, model_file)
-        _place_model_file(plan, version_dir / "model.plan")
+        place_model_file(plan, version_dir / "model.plan")
         scheduling = gpu_scheduling(network, record.max_batch)
         params = params | {
             "profile": self.name,
             "precision": record.precision,
             "runtime": f"tensorrt {self.manifest.tensorrt_version} plan ({self.manifest.precision_mode} mode)",
         }
-        config = network_config(model, doc, 'platform: "tensorrt_plan"', contract, scheduling, params)
+        config = scheduled_config(model, doc, 'platform: "tensorrt_plan"', contract, scheduling, params)
         return NetworkModel(config, None)
 
 
@@ -209,16 +226,18 @@ class PyTorchProfile:
     """
 
     name = "pytorch"
+    gates = False
     adapter = "from gazesam_triton.torch_model import TritonPythonModel  # noqa: F401"
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """The adapter converts ``model.onnx`` when the server loads it; nothing to build beforehand."""
 
     def network_model(
-        self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path
+        self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
+        gated: bool,
     ) -> NetworkModel:
         contract = network.contract
-        _place_model_file(model_file, version_dir / "model.onnx")
+        place_model_file(model_file, version_dir / "model.onnx")
         scheduling = gpu_scheduling(network, frame_batch_limit(contract, model_file), kind="KIND_CPU")
         scheduling = replace(scheduling, count_reason=f"{scheduling.count_reason}; KIND_CPU: the adapter picks CUDA")
         params = params | {
@@ -226,17 +245,17 @@ class PyTorchProfile:
             "precision": "fp32",
             "runtime": "pytorch (python backend; CUDA when present, else CPU)",
         }
-        config = network_config(model, doc, 'backend: "python"', contract, scheduling, params)
+        config = scheduled_config(model, doc, 'backend: "python"', contract, scheduling, params)
         return NetworkModel(config, self.adapter)
 
 
-NetworkProfile = OnnxProfile | TensorRtProfile | PyTorchProfile
+NetworkProfile = CpuProfile | OnnxProfile | TensorRtProfile | PyTorchProfile
 
 
-def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool = False) -> NetworkProfile | None:
-    """The profile called ``name``; None for ``cpu`` (the repository writer's own default)."""
+def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool = False) -> NetworkProfile:
+    """The profile called ``name``."""
     if name == "cpu":
-        return None
+        return CpuProfile()
     if name == "onnx":
         return OnnxProfile(onnx_tensorrt)
     if name == "tensorrt":

@@ -20,7 +20,6 @@ from build_engines.calibration import (
     is_blank,
     record_network_inputs,
     run_frames,
-    swap_networks,
 )
 from build_engines.engine_manifest import EngineManifest, PlanRecord, file_sha256, plan_for, read_manifest, write_manifest
 from build_engines.frames import FramesError, load_frames, spread_indices
@@ -240,7 +239,7 @@ def test_pipeline_agreement_over_real_frames(cpu_repository, photos):
     assert same.same_status == len(photos)
     assert all(iou == 1.0 for iou in same.mask_ious)
     shifted = InProcessPipeline(cpu_repository)
-    swap_networks(shifted, lambda net: NoisyDecoder(net, shift=-1e6))  # every logit negative: no mask at all
+    shifted.wrap_networks(lambda net: NoisyDecoder(net, shift=-1e6))  # every logit negative: no mask at all
     changed = pipeline_agreement(reference, run_frames(shifted, photos, "shifted"))
     ok_frames = sum(int(r["STATUS"][0]) in (Status.OK, Status.HELD) for r in reference)
     assert ok_frames >= 1  # kitchen_table_cups.jpg gives a target: the comparison below can fail

@@ -244,7 +244,7 @@ needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
 @needs_torch
 def test_torch_graph_equals_onnx_runtime_on_every_served_network(repos):
     from gazesam.onnx_network import OnnxNetwork
-    from gazesam_triton.onnx_torch import OnnxTorchGraph
+    from gazesam.onnx_torch import OnnxTorchGraph
 
     rng = np.random.default_rng(0)
     for network in networks_of(repos["pytorch"]):

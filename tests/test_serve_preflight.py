@@ -155,5 +155,5 @@ def test_network_adapter_names_the_bad_file_in_tritons_log(repository, tmp_path)
     line = next(line for line in log.splitlines() if "UNAVAILABLE" in line)
     print(line)
     assert f"face_detector: model file {path} for network 'face' is not a readable ONNX file" in line
-    assert "Then regenerate the repository: 'python -m build_engines repository --models standin'" in line
+    assert "Then regenerate the repository: 'python -m build_engines repository --models standin --profile cpu'" in line
     assert "Traceback" not in log

@@ -1,4 +1,4 @@
-"""One network as an ONNX Runtime session, checked against its contract on load and on every call."""
+"""One network as an ONNX Runtime CPU session (the CPU profile and the in-process pipeline)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from .checked_network import CheckedNetwork
 from .contracts import NetworkContract
-from .model_files import Provenance, load_checked, provenance_of
 
 THREADS_ENV = "GAZESAM_ORT_THREADS"
 
@@ -27,42 +27,17 @@ def session_options() -> ort.SessionOptions:
     return options
 
 
-class OnnxNetwork:
-    """An ONNX Runtime CPU session for one network file.
+class OnnxNetwork(CheckedNetwork):
+    """An ONNX Runtime CPU session for one network file."""
 
-    Raises :class:`~gazesam.model_files.ModelFileError` or :class:`~gazesam.model_files.ContractError`
-    at construction when the file is missing, unreadable or has the wrong interface.
-    """
+    runtime = "onnxruntime-cpu"
 
     def __init__(self, path: str | Path, contract: NetworkContract):
-        self.path = Path(path)
-        self.contract = contract
-        self.provenance: Provenance = provenance_of(load_checked(self.path, contract))
+        super().__init__(path, contract)
         self._session = ort.InferenceSession(
             str(self.path), sess_options=session_options(), providers=["CPUExecutionProvider"]
         )
         self._output_names = [spec.name for spec in contract.outputs]
 
-    def gated(self, gate: np.ndarray, **inputs: np.ndarray) -> dict[str, np.ndarray]:
-        """Like calling the network, but skipped when ``gate`` (:data:`~gazesam.contracts.GATE`) is 0.
-
-        Skipped outputs are zeros of the contract's shapes, with a dynamic axis of one.
-        """
-        if int(gate.reshape(-1)[0]) != 0:
-            return self(**inputs)
-        return {
-            spec.name: np.zeros([1 if n == -1 else n for n in spec.shape], spec.np_dtype) for spec in self.contract.outputs
-        }
-
-    def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
-        """Run on ``inputs`` (contract input name -> array); returns contract output name -> array."""
-        for spec in self.contract.inputs:
-            array = inputs[spec.name]
-            if array.dtype != spec.np_dtype or not spec.accepts_shape(array.shape):
-                raise ValueError(
-                    f"{self.contract.key}: input {spec.name!r} is {array.dtype}{list(array.shape)}, "
-                    f"expected {spec.dtype}{list(spec.shape)}"
-                )
-        feeds = {spec.name: inputs[spec.name] for spec in self.contract.inputs}
-        results = self._session.run(self._output_names, feeds)
-        return dict(zip(self._output_names, results))
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return dict(zip(self._output_names, self._session.run(self._output_names, feeds)))

@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from .contracts import ENSEMBLE_INPUTS, ENSEMBLE_OUTPUTS
+from .contracts import ENSEMBLE_INPUTS, ENSEMBLE_OUTPUTS, NetworkContract
 from .graph import Node, pipeline_graph
 from .model_files import ModelFileError, Provenance
 from .networks import ModelSet, model_set
@@ -31,13 +33,28 @@ def network_file(repository: Path, model: str) -> Path:
     return repository / model / "1" / "model.onnx"
 
 
-def repository_model_set(repository: str | Path) -> ModelSet:
-    """The model set a generated repository serves (from its ``model_set.json``)."""
+def _repository_record(repository: str | Path) -> dict:
     path = Path(repository) / MODEL_SET_FILE
     if not path.is_file():
         raise ModelFileError(f"{path} is missing: generate the repository with 'python -m build_engines repository'")
-    record = json.loads(path.read_text())
+    return json.loads(path.read_text())
+
+
+def repository_model_set(repository: str | Path) -> ModelSet:
+    """The model set a generated repository serves (from its ``model_set.json``)."""
+    record = _repository_record(repository)
     return model_set(record["model_set"], record["families"])
+
+
+class PipelineNetwork(Protocol):
+    """What the pipeline needs of a network: its contract, provenance, a call and a gated call."""
+
+    contract: NetworkContract
+    provenance: Provenance
+
+    def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]: ...
+
+    def gated(self, gate: np.ndarray, **inputs: np.ndarray) -> dict[str, np.ndarray]: ...
 
 
 class InProcessPipeline:
@@ -46,12 +63,15 @@ class InProcessPipeline:
     Like the server, it keeps per-stream state (viewer track, smoothing, mask hold) for every stream ID.
     """
 
-    def __init__(self, repository: str | Path, settings: Settings | None = None, gated: bool = True):
-        """``gated=False`` runs every network on every frame, as a runtime without cheap paths does.
+    def __init__(self, repository: str | Path, settings: Settings | None = None, gated: bool | None = None):
+        """``gated``: whether networks skip frames whose result cannot matter; default: as the repository's
+        profile does (``gates`` in its ``model_set.json``). ``False`` runs every network on every frame.
 
         ``settings`` default: the settings file fitted to the repository's model set.
         """
-        self.model_set = repository_model_set(repository)
+        record = _repository_record(repository)
+        self.model_set = model_set(record["model_set"], record["families"])
+        gated = record.get("gates", True) if gated is None else gated
         self.settings = settings or load_settings(model_set=self.model_set)
         if self.settings.model_set is None:
             self.settings = dataclasses.replace(self.settings, model_set=self.model_set)
@@ -61,11 +81,21 @@ class InProcessPipeline:
         steps = python_steps(self.model_set)
         self._steps = {node.model: StepInstance(steps[node.model], self.settings) for node in self.nodes
                        if node.network is None}
-        self._networks = {
+        self._networks: dict[str, PipelineNetwork] = {
             node.model: OnnxNetwork(network_file(Path(repository), node.model), self.model_set.network(node.network).contract)
             for node in self.nodes
             if node.network is not None
         }
+
+    @property
+    def networks(self) -> Mapping[str, PipelineNetwork]:
+        """Triton model name -> the network the pipeline runs for it (read only)."""
+        return dict(self._networks)
+
+    def wrap_networks(self, wrap: Callable[[PipelineNetwork], PipelineNetwork]) -> dict[str, PipelineNetwork]:
+        """Replace each network by ``wrap(network)`` (same protocol); returns network key -> its wrapper."""
+        self._networks = {model: wrap(network) for model, network in self._networks.items()}
+        return {network.contract.key: network for network in self._networks.values()}
 
     @property
     def provenance(self) -> dict[str, Provenance]:

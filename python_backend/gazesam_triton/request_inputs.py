@@ -1,6 +1,6 @@
 """Reading a Triton request's input tensors, size-checked before any of them is read.
 
-Used by both Python-backend adapters (``step_model``, ``onnx_model``). The checks themselves are the
+Used by every Python-backend adapter (``step_model``, ``network_model``). The checks themselves are the
 pure functions of :mod:`gazesam.input_limits`.
 """
 

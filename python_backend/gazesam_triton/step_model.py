@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from gazesam.networks import model_set
@@ -19,6 +18,7 @@ from gazesam.steps import python_steps
 from gazesam.streams import StepInstance
 
 from .request_inputs import checked_inputs
+from .responses import error_response, output_response
 
 _START = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_START
 _END = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_END
@@ -30,13 +30,9 @@ def _respond(instance: StepInstance, request) -> "pb_utils.InferenceResponse":
         inputs = checked_inputs(request, step.inputs)  # sizes checked before anything is read
         flags = request.flags()
         outputs = instance(inputs, request.correlation_id(), bool(flags & _START), bool(flags & _END), time.monotonic())
-        tensors = [
-            pb_utils.Tensor(spec.name, np.ascontiguousarray(outputs[spec.name], dtype=spec.np_dtype))
-            for spec in step.outputs
-        ]
-        return pb_utils.InferenceResponse(output_tensors=tensors)
+        return output_response(step.outputs, outputs)
     except Exception as exc:  # answer this request with the error; keep serving the rest
-        return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{step.name}: {exc}"))
+        return error_response(step.name, exc)
 
 
 class TritonPythonModel:
