@@ -16,10 +16,12 @@ setup: repository
 setup-standin: model_repository_standin/gazesam/config.pbtxt
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+# The project itself installs in editable mode (pyproject.toml): the Triton stub, clients, tests and
+# perf/ import its packages from this checkout, and the console scripts (gazesam-video, ...) land in .venv/bin.
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "gazesam-triton.pth").write_text("$(CURDIR)/python_backend\n$(CURDIR)\n")'
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 models: venv

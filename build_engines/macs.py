@@ -1,4 +1,7 @@
-"""Multiply-accumulate (MAC) counts of ONNX graphs, and the upstream figures the ``full`` stand-ins must match.
+"""Multiply-accumulate (MAC) counts of ONNX graphs, against the upstream figures the ``full`` stand-ins must match.
+
+The upstream figures live in the registry (``Network.macs`` in :mod:`gazesam.networks`); the analytic
+Depth-Anything count that backs one of them is :func:`depth_anything_vitb_macs`.
 
 :func:`count_macs` shape-infers a model (dynamic axes → 1) and sums the MACs of Conv, ConvTranspose, MatMul,
 Gemm and Einsum nodes; element-wise ops, normalisation, softmax, pooling and resizing are not counted (the usual
@@ -11,11 +14,12 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import onnx
 from onnx import TensorProto, helper
+
+from gazesam.networks import UpstreamMacs, all_networks
 
 TOLERANCE = 0.25
 """A ``full`` stand-in is "representative" when its MACs are within ±25 % of the upstream figure."""
@@ -67,46 +71,6 @@ def depth_anything_vitb_macs(side: int = 518) -> dict[str, int]:
     head += side * side * ((features // 2) * 32 * 9 + 32)  # output_conv2
     parts["dpt_head"] = head
     return parts
-
-
-def _depth_entry() -> tuple[float, str]:
-    parts = depth_anything_vitb_macs(518)
-    total = sum(parts.values()) / 1e9
-    backbone = (parts["patch_embed"] + parts["blocks_linear"] + parts["blocks_attention"]) / 1e9
-    return total, (
-        "analytic, from the published Depth-Anything v1 'vitb' config (DINOv2 ViT-B/14 + DPT head, features 128, "
-        f"out_channels [96,192,384,768]) at 518²: patch embed {parts['patch_embed'] / 1e9:.2f} + 12 blocks "
-        f"(linears {parts['blocks_linear'] / 1e9:.2f} + attention {parts['blocks_attention'] / 1e9:.2f}) = "
-        f"backbone {backbone:.2f}; DPT head {parts['dpt_head'] / 1e9:.2f}; total {total:.2f} GMACs "
-        "(see depth_anything_vitb_macs)"
-    )
-
-
-_YOLO_NAS_M = (
-    43.91,
-    "YOLO_NAS_M, RepVGG branches fused as in the super-gradients export (use_reparam_conv=False): 31.92 M params, "
-    "43.91 G at 640² per leondgarse/keras_cv_attention_models keras_cv_attention_models/yolov8/README.md; that "
-    "table's 'FLOPs' are MACs (its YOLOV8_M row, 39.52 G, is half of Ultralytics' 78.9 GFLOPs). Deci's own pages "
-    "(super-gradients YOLONAS.md, docs.ultralytics.com/models/yolo-nas) publish mAP and latency only; 47.12 G "
-    "before re-parameterisation.",
-)
-
-UPSTREAM_GMACS: dict[str, tuple[float, str]] = {
-    "gaze": (
-        16.36,
-        "torchvision ResNet-50: 4.09 GMACs at 224² (torchvision's 'GFLOPS' column counts MACs); convolutions "
-        "scale with pixels, so ×(448/224)² = 16.36 at 448²; L2CS's two 2048→90 FC heads add 0.0004",
-    ),
-    "depth": _depth_entry(),
-    "sam_encoder": (
-        35.0,
-        "EfficientViT-SAM paper (Zhang et al. 2024, Table 1) / mit-han-lab efficientvit README: "
-        "EfficientViT-SAM-L0 35 GMACs, 34.8 M params, 512² input",
-    ),
-    "yolo_nas_ort": _YOLO_NAS_M,
-    "yolo_nas_trt": _YOLO_NAS_M,
-}
-"""network → (upstream GMACs at the upstream input size, source or derivation)."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -217,27 +181,32 @@ def count_macs(model: onnx.ModelProto) -> int:
 class MacsRow:
     """One network's stand-in MACs next to its upstream figure (None where upstream has no target)."""
 
-    network: str
+    network: str  # the stand-in builder's name (``Network.standin``)
     standin_gmacs: float
     upstream_gmacs: float | None
     ratio: float | None
     within_tolerance: bool | None
 
 
-def macs_table(size: str = "full", networks: Iterable[str] | None = None) -> list[MacsRow]:
-    """Count every stand-in of ``size`` (built shape-only, so this is fast) against :data:`UPSTREAM_GMACS`.
+def standins_with_macs() -> dict[str, UpstreamMacs | None]:
+    """Stand-in builder name -> the upstream MACs its registry network states (None: no target)."""
+    return {n.standin: n.macs for n in all_networks() if n.standin is not None}
+
+
+def macs_table(size: str = "full") -> list[MacsRow]:
+    """Count every stand-in of ``size`` (built shape-only, so this is fast) against its network's upstream MACs.
 
     ``within_tolerance`` is judged for ``full`` stand-ins only (None otherwise, and where upstream has no figure).
     """
-    from .standins import NETWORKS, build_standin
+    from .standins import build_standin
 
     rows = []
-    for network in networks or NETWORKS:
-        gmacs = count_macs(build_standin(network, size, with_weights=False)) / 1e9
-        upstream = UPSTREAM_GMACS.get(network, (None, ""))[0]
+    for standin, macs in standins_with_macs().items():
+        gmacs = count_macs(build_standin(standin, size, with_weights=False)) / 1e9
+        upstream = None if macs is None else macs.gmacs
         ratio = None if upstream is None else gmacs / upstream
         within = None if ratio is None or size != "full" else abs(ratio - 1.0) <= TOLERANCE
-        rows.append(MacsRow(network, gmacs, upstream, ratio, within))
+        rows.append(MacsRow(standin, gmacs, upstream, ratio, within))
     return rows
 
 
@@ -255,8 +224,9 @@ def print_macs_table(size: str = "full") -> list[MacsRow]:
             within = "yes" if row.within_tolerance else "NO"
         print(f"{row.network:<14}{row.standin_gmacs:>16.3f}{upstream:>16}{ratio:>8}  {within}")
     print("sources:")
-    for network, (gmacs, source) in UPSTREAM_GMACS.items():
-        print(f"  {network}: {gmacs:.2f} GMACs - {source}")
+    for standin, macs in standins_with_macs().items():
+        if macs is not None:
+            print(f"  {standin}: {macs.gmacs:.2f} GMACs - {macs.source}")
     return rows
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from clients.gazesam_client import FrameResult, ServedModels
 from clients.stream_sender import SendOutcome
-from gazesam.overlay import draw_result
+from clients.overlay import draw_result
 
 NOT_PROCESSED = "not processed (server error)"
 

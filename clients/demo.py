@@ -9,12 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from clients import video  # noqa: E402
-from gazesam_triton.serve import ROOT  # noqa: E402
-from gazesam_triton.server_process import TritonProcess  # noqa: E402
+from clients import video
+from gazesam_triton.serve import ROOT
+from gazesam_triton.server_process import TritonProcess
 
 SAMPLE = ROOT.parent / "shared" / "media" / "videos" / "father_daughter_toys.mp4"
 

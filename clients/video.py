@@ -35,23 +35,20 @@ from typing import Callable
 import cv2
 from tqdm import tqdm
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from clients import exit_status  # noqa: E402
-from clients.annotation import annotate, result_record  # noqa: E402
-from clients.backoff import Backoff  # noqa: E402
-from clients.exit_status import ExitStatus  # noqa: E402
-from clients.frame_reader import FrameReader, capture_fps, frames_with_last_flag  # noqa: E402
-from clients.gazesam_client import GazeSamClient, ServedModels  # noqa: E402
-from clients.notices import notice  # noqa: E402
-from clients.run_summary import RunSummary  # noqa: E402
-from clients.server_options import (  # noqa: E402
+from clients import exit_status
+from clients.annotation import annotate, result_record
+from clients.backoff import Backoff
+from clients.exit_status import ExitStatus
+from clients.frame_reader import FrameReader, capture_fps, frames_with_last_flag
+from clients.gazesam_client import GazeSamClient, ServedModels
+from clients.notices import notice
+from clients.run_summary import RunSummary
+from clients.server_options import (
     ServerNotReady, add_server_arguments, backoff_from, check_server, client_factory,
 )
-from clients.stream_sender import StreamSender  # noqa: E402
-from clients.video_writer import BackgroundVideoWriter, VideoOutputError  # noqa: E402
-from gazesam.contracts import MAX_STREAMS  # noqa: E402
+from clients.stream_sender import StreamSender
+from clients.video_writer import BackgroundVideoWriter, VideoOutputError
+from gazesam.contracts import MAX_STREAMS
 
 
 class VideoInputError(RuntimeError):

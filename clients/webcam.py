@@ -37,23 +37,20 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from clients import exit_status  # noqa: E402
-from clients.annotation import annotate  # noqa: E402
-from clients.backoff import Backoff  # noqa: E402
-from clients.exit_status import ExitStatus  # noqa: E402
-from clients.frame_reader import CapturedFrame, FrameReader, SourceStalled, capture_fps  # noqa: E402
-from clients.gazesam_client import GazeSamClient, ServedModels  # noqa: E402
-from clients.notices import notice  # noqa: E402
-from clients.run_summary import RunSummary  # noqa: E402
-from clients.server_options import (  # noqa: E402
+from clients import exit_status
+from clients.annotation import annotate
+from clients.backoff import Backoff
+from clients.exit_status import ExitStatus
+from clients.frame_reader import CapturedFrame, FrameReader, SourceStalled, capture_fps
+from clients.gazesam_client import GazeSamClient, ServedModels
+from clients.notices import notice
+from clients.run_summary import RunSummary
+from clients.server_options import (
     ServerNotReady, add_server_arguments, backoff_from, check_server, client_factory,
 )
-from clients.stream_sender import SendOutcome, StreamSender  # noqa: E402
-from clients.video_writer import BackgroundVideoWriter, VideoOutputError  # noqa: E402
-from gazesam.contracts import MAX_STREAMS  # noqa: E402
+from clients.stream_sender import SendOutcome, StreamSender
+from clients.video_writer import BackgroundVideoWriter, VideoOutputError
+from gazesam.contracts import MAX_STREAMS
 
 QUIT_KEYS = {ord("q"), 27}
 DEFAULT_RECORD_DIR = Path("output")

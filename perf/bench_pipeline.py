@@ -32,16 +32,14 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script: make the repository importable
-    sys.path.insert(0, str(ROOT))
 
-from clients.gazesam_client import GazeSamClient, new_stream_id  # noqa: E402
-from gazesam.contracts import Status  # noqa: E402
-from gazesam.onnx_network import THREADS_ENV  # noqa: E402
-from gazesam.pipeline import InProcessPipeline  # noqa: E402
-from gazesam_triton.process_memory import process_tree  # noqa: E402
-from gazesam_triton.server_process import TritonProcess  # noqa: E402
-from perf.video_clip import first_frames  # noqa: E402
+from clients.gazesam_client import GazeSamClient, new_stream_id
+from gazesam.contracts import Status
+from gazesam.onnx_network import THREADS_ENV
+from gazesam.pipeline import InProcessPipeline
+from gazesam_triton.process_memory import process_tree
+from gazesam_triton.server_process import TritonProcess
+from perf.video_clip import first_frames
 
 VIDEO = ROOT.parent / "shared" / "media" / "videos" / "father_daughter_toys.mp4"
 

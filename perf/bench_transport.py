@@ -23,14 +23,12 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script: make the repository importable
-    sys.path.insert(0, str(ROOT))
 
-from clients.frame_transport import TRANSPORTS, JpegTransport, make_transport  # noqa: E402
-from clients.gazesam_client import GazeSamClient, new_stream_id  # noqa: E402
-from gazesam.contracts import MIN_FRAME_SIDE  # noqa: E402
-from gazesam_triton.server_process import TritonProcess  # noqa: E402
-from perf.video_clip import first_frames  # noqa: E402
+from clients.frame_transport import TRANSPORTS, JpegTransport, make_transport
+from clients.gazesam_client import GazeSamClient, new_stream_id
+from gazesam.contracts import MIN_FRAME_SIDE
+from gazesam_triton.server_process import TritonProcess
+from perf.video_clip import first_frames
 
 VIDEO = ROOT.parent / "shared" / "media" / "videos" / "woman_cup_shelf.mp4"
 

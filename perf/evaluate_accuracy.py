@@ -42,13 +42,11 @@ import numpy as np
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
-if __package__ in (None, ""):
-    sys.path.insert(0, str(ROOT))
 
-from gazesam.boxes import contains  # noqa: E402
-from gazesam.contracts import MASK_ON, Status  # noqa: E402
-from gazesam.pipeline import InProcessPipeline  # noqa: E402
-from gazesam.settings import load_settings  # noqa: E402
+from gazesam.boxes import contains
+from gazesam.contracts import MASK_ON, Status
+from gazesam.pipeline import InProcessPipeline
+from gazesam.settings import load_settings
 
 ANNOTATIONS = ROOT / "perf" / "accuracy" / "annotations.json"
 MEDIA = ROOT.parent / "shared" / "media"

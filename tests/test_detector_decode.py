@@ -15,6 +15,8 @@ from gazesam.detector import (
     parse_yolo_nas,
     preprocess_yolo_nas,
     preprocess_yolox,
+    yolo_nas_resize,
+    yolox_resize,
 )
 from gazesam.settings import coco_class_names, load_settings
 
@@ -53,10 +55,10 @@ def test_filter_classes():
 
 
 def test_preprocess_yolox_letterbox_bgr():
-    tensor, ratio = preprocess_yolox(_blue())
+    tensor = preprocess_yolox(_blue())
     assert tensor.shape == YOLOX.input("images").shape and tensor.dtype == np.float32
     # r = min(416/480, 416/640) = 0.65 -> content 416 x 312 at the top-left, pad 114 below.
-    assert ratio == pytest.approx(0.65)
+    assert yolox_resize((480, 640)).scale_xy == pytest.approx((0.65, 0.65))
     assert (tensor[0, 0, :312] == 255).all() and (tensor[0, 2, :312] == 0).all()  # BGR kept, 0..255
     assert (tensor[0, :, 312:] == 114).all()
 
@@ -76,7 +78,7 @@ def test_decode_yolox_one_anchor_to_known_box():
     # score = 0.9 * 0.8 = 0.72, class = argmax = chair.
     output = np.zeros((1, ROWS, 85), np.float32)
     output[0, 3463] = _yolox_row(0.5, 0.5, math.log(3), math.log(2), 0.9, {CHAIR: 0.8, CUP: 0.1})
-    dets = decode_yolox(output, 0.5, (624, 832), 0.25, 0.45)
+    dets = decode_yolox(output, (624, 832), 0.25, 0.45)  # r = 0.5
     assert len(dets) == 1
     np.testing.assert_allclose(dets.boxes[0], [256, 352, 448, 480], rtol=1e-5)
     assert dets.scores[0] == pytest.approx(0.72) and dets.classes[0] == CHAIR
@@ -97,7 +99,7 @@ def test_decode_yolox_class_aware_nms_threshold_and_clip():
     # Stride 32, cell (12, 12), last row 3548: cx = 12.5*32 = 400, cy = 400, w = h = 4*32 = 128
     # -> (336, 336, 464, 464) / 0.5 = (672, 672, 928, 928) -> clipped to (672, 623, 831, 623).
     output[0, ROWS - 1] = _yolox_row(0.5, 0.5, math.log(4), math.log(4), 0.8, {0: 0.5})  # 0.4
-    dets = decode_yolox(output, 0.5, (624, 832), 0.25, 0.45)
+    dets = decode_yolox(output, (624, 832), 0.25, 0.45)  # r = 0.5
     np.testing.assert_allclose(dets.scores, [0.72, 0.45, 0.4], rtol=1e-5)
     np.testing.assert_array_equal(dets.classes, [CHAIR, CUP, 0])
     np.testing.assert_allclose(dets.boxes[1], [256, 352, 448, 480], rtol=1e-5)
@@ -105,7 +107,7 @@ def test_decode_yolox_class_aware_nms_threshold_and_clip():
 
 
 def test_decode_yolox_nothing_found():
-    dets = decode_yolox(np.zeros((1, ROWS, 85), np.float32), 0.5, (624, 832), 0.25, 0.45)
+    dets = decode_yolox(np.zeros((1, ROWS, 85), np.float32), (624, 832), 0.25, 0.45)
     assert len(dets) == 0 and dets.boxes.shape == (0, 4)
 
 
@@ -122,10 +124,9 @@ def test_real_yolox_on_a_real_photo(photo, expected):
     ort = pytest.importorskip("onnxruntime")
     session = ort.InferenceSession(str(shared_path("models", "yolox_nano.onnx")), providers=["CPUExecutionProvider"])
     frame = cv2.imread(str(shared_path("media", "images", photo)))
-    tensor, ratio = preprocess_yolox(frame)
-    (output,) = session.run(None, {YOLOX.input("images").name: tensor})
+    (output,) = session.run(None, {YOLOX.input("images").name: preprocess_yolox(frame)})
     s = load_settings().detector
-    dets = decode_yolox(output, ratio, frame.shape[:2], s.score_threshold, s.nms_iou)
+    dets = decode_yolox(output, frame.shape[:2], s.score_threshold, s.nms_iou)
     names = [coco_class_names()[c] for c in dets.classes]
     assert expected <= set(names), names
     assert (np.diff(dets.scores) <= 0).all()
@@ -136,11 +137,12 @@ def test_real_yolox_on_a_real_photo(photo, expected):
 
 
 def test_preprocess_yolo_nas_rgb_longest_636_centred():
-    tensor, (scale, pad_x, pad_y) = preprocess_yolo_nas(_blue())
+    tensor = preprocess_yolo_nas(_blue())
     assert tensor.shape == YOLO_NAS_ORT.input("input").shape and tensor.dtype == np.uint8
     # 640x480: s = 636/640 = 0.99375 -> 636 x int(477.0 + 0.5) = 477; pad_x = (640-636)//2 = 2,
     # pad_y = (640-477)//2 = 81.
-    assert scale == pytest.approx(0.99375) and (pad_x, pad_y) == (2, 81)
+    resize = yolo_nas_resize((480, 640))
+    assert resize.scale_xy == pytest.approx((0.99375, 0.99375)) and resize.offset_xy == (2, 81)
     content = tensor[0, :, 81 : 81 + 477, 2 : 2 + 636]
     assert (content[2] == 255).all() and (content[0] == 0).all()  # RGB: blue is channel 2
     assert (tensor[0, :, :81] == 114).all() and (tensor[0, :, 81 + 477 :] == 114).all()
@@ -148,15 +150,18 @@ def test_preprocess_yolo_nas_rgb_longest_636_centred():
 
 
 def _nas_outputs(num_dtype, class_dtype, pad_value):
-    """K = 1000 rows; 3 valid, then padding (plus one confident box that only `num` excludes)."""
+    """K = 1000 rows; 3 valid, then padding (plus one confident box that only `num` excludes).
+
+    For a 1200x960 frame: scale 636/1200 = 0.53, content 636 x 509, offset (2, 65).
+    """
     k = YOLO_NAS_ORT.output("pred_boxes").shape[1]
     boxes = np.full((1, k, 4), pad_value, np.float32)
     scores = np.full((1, k), pad_value, np.float32)
     classes = np.full((1, k), pad_value, class_dtype)
     boxes[0, :4] = [
-        [70, 130, 170, 230],  # -> ((70-20)/0.5, (130-80)/0.5, ...) = (100, 100, 300, 300)
-        [20, 80, 620, 400],  # -> (0, 0, 1200, 640) -> clipped (0, 0, 1199, 640)
-        [0, 0, 10, 10],  # -> (-40, -160, -20, -140): in the padding, degenerate once clipped
+        [55, 118, 161, 224],  # -> ((55-2)/0.53, (118-65)/0.53, ...) = (100, 100, 300, 300)
+        [2, 65, 638, 574],  # -> (0, 0, 1200, 960) -> clipped (0, 0, 1199, 959)
+        [0, 0, 1, 1],  # -> (-3.8, -122.6, -1.9, -120.8): in the padding, degenerate once clipped
         [100, 100, 200, 200],  # row 3 is past num: must be ignored whatever it holds
     ]
     scores[0, :4] = [0.6, 0.9, 0.8, 0.99]
@@ -172,29 +177,27 @@ def test_parse_yolo_nas_uses_num_and_maps_back(contract, pad_value):
     num_dtype = contract.outputs[0].np_dtype
     class_dtype = contract.outputs[3].np_dtype
     num, boxes, scores, classes = _nas_outputs(num_dtype, class_dtype, pad_value)
-    dets = parse_yolo_nas(num, boxes, scores, classes, (0.5, 20.0, 80.0), (960, 1200))
+    dets = parse_yolo_nas(num, boxes, scores, classes, (960, 1200))
     np.testing.assert_allclose(dets.scores, [0.9, 0.6], rtol=1e-6)  # by descending score
     np.testing.assert_array_equal(dets.classes, [0, CUP])
-    np.testing.assert_allclose(dets.boxes, [[0, 0, 1199, 640], [100, 100, 300, 300]])
+    np.testing.assert_allclose(dets.boxes, [[0, 0, 1199, 959], [100, 100, 300, 300]], atol=1e-3)
     assert dets.classes.dtype == np.int32 and dets.boxes.dtype == np.float32
 
 
 def test_parse_yolo_nas_num_zero_and_too_large():
     num, boxes, scores, classes = _nas_outputs(np.int64, np.int64, -1)
-    assert len(parse_yolo_nas(np.array([[0]]), boxes, scores, classes, (0.5, 20, 80), (960, 1200))) == 0
+    assert len(parse_yolo_nas(np.array([[0]]), boxes, scores, classes, (960, 1200))) == 0
     # num beyond K is capped at K; the -1 padding rows map to degenerate boxes and are dropped.
     k = boxes.shape[1]
-    dets = parse_yolo_nas(np.array([[k + 5]]), boxes, scores, classes, (0.5, 20, 80), (960, 1200))
+    dets = parse_yolo_nas(np.array([[k + 5]]), boxes, scores, classes, (960, 1200))
     np.testing.assert_allclose(dets.scores, [0.99, 0.9, 0.6], rtol=1e-6)
 
 
 def test_parse_then_preprocess_round_trip():
-    # A box drawn in frame pixels, pushed through preprocess_yolo_nas's transform and back.
-    _, transform = preprocess_yolo_nas(np.zeros((720, 1280, 3), np.uint8))
-    scale, pad_x, pad_y = transform
+    # A box drawn in frame pixels, pushed through the YOLO-NAS input geometry and back.
     frame_box = np.array([100, 50, 900, 700], np.float32)
-    net_box = frame_box * scale + np.array([pad_x, pad_y, pad_x, pad_y], np.float32)
+    net_box = yolo_nas_resize((720, 1280)).boxes_to_input(frame_box)
     dets = parse_yolo_nas(
-        np.array([[1]], np.int32), net_box[None, None], np.array([[0.5]]), np.array([[3]]), transform, (720, 1280)
+        np.array([[1]], np.int32), net_box[None], np.array([[0.5]]), np.array([[3]]), (720, 1280)
     )
     np.testing.assert_allclose(dets.boxes[0], frame_box, atol=1e-3)

@@ -8,7 +8,7 @@ import pytest
 from conftest import SHARED_DIR, shared_path
 
 from gazesam.contracts import FACE, spatial_size
-from gazesam.face import decode_faces, preprocess_face
+from gazesam.face import decode_faces, face_resize, preprocess_face
 from gazesam.settings import load_settings
 
 FACE_HW = spatial_size(FACE.input("full_image"))  # (160, 128)
@@ -37,9 +37,9 @@ def _raw_with(*anchors):
 def test_preprocess_face_layout():
     frame = np.zeros((480, 640, 3), np.uint8)
     frame[..., 0] = 255  # pure blue in BGR
-    tensor, ratio = preprocess_face(frame)
+    tensor = preprocess_face(frame)
     assert tensor.shape == FACE.input("full_image").shape and tensor.dtype == np.float32
-    assert ratio == pytest.approx(0.2)
+    assert face_resize((480, 640)).scale_xy == pytest.approx((0.2, 0.2))
     # BGR kept, raw 0..255: channel 0 (blue) is 255 in the 96 x 128 content, pad is 114.
     assert (tensor[0, 0, :96] == 255).all() and (tensor[0, 2, :96] == 0).all()
     assert (tensor[0, :, 96:] == 114).all()
@@ -56,7 +56,7 @@ def test_decode_one_anchor_to_known_box():
     index = _anchor_index(16, 3, 4)
     assert index == 355
     raw = _raw_with((index, 0.5, 0.25, math.log(2), math.log(1.5), 0.9, 0.8))
-    faces = decode_faces(raw, 0.2, (480, 640), 0.5, 0.45)
+    faces = decode_faces(raw, (480, 640), 0.5, 0.45)  # r = 0.2
     assert faces.dtype == np.float32 and faces.shape == (1, 5)
     np.testing.assert_allclose(faces[0], [200, 280, 360, 400, 0.72], rtol=1e-5)
 
@@ -71,14 +71,14 @@ def test_decode_nms_sorting_threshold_and_clipping():
     # -> (108.8, 140.8, 140.8, 172.8); / 0.2 -> (544, 704, 704, 864) -> clipped (544, 479, 639, 479).
     edge = (_anchor_index(32, 3, 4), 0.9, 0.9, 0.0, 0.0, 0.8, 0.75)  # 0.6
     weak = (_anchor_index(8, 0, 0), 0.5, 0.5, 0.0, 0.0, 0.7, 0.7)  # 0.49, not > 0.5: dropped
-    faces = decode_faces(_raw_with(strong, duplicate, edge, weak), 0.2, (480, 640), 0.5, 0.45)
+    faces = decode_faces(_raw_with(strong, duplicate, edge, weak), (480, 640), 0.5, 0.45)
     np.testing.assert_allclose(faces[:, 4], [0.72, 0.6], rtol=1e-5)
     np.testing.assert_allclose(faces[0, :4], [200, 280, 360, 400], rtol=1e-5)
     np.testing.assert_allclose(faces[1, :4], [544, 479, 639, 479], rtol=1e-5)
 
 
 def test_decode_nothing_found():
-    faces = decode_faces(np.zeros((1, ANCHORS, 6), np.float32), 0.2, (480, 640), 0.5, 0.45)
+    faces = decode_faces(np.zeros((1, ANCHORS, 6), np.float32), (480, 640), 0.5, 0.45)
     assert faces.shape == (0, 5) and faces.dtype == np.float32
 
 
@@ -99,10 +99,10 @@ def face_session():
 
 def _detect(session, frame: np.ndarray) -> np.ndarray:
     settings = load_settings().face
-    tensor, ratio = preprocess_face(frame)
+    tensor = preprocess_face(frame)
     (bbox_det,) = session.run(None, {FACE.input("full_image").name: tensor})
     assert bbox_det.shape == FACE.output("bbox_det").shape
-    return decode_faces(bbox_det, ratio, frame.shape[:2], settings.score_threshold, settings.nms_iou)
+    return decode_faces(bbox_det, frame.shape[:2], settings.score_threshold, settings.nms_iou)
 
 
 @pytest.mark.parametrize("photo", _photos())

@@ -369,9 +369,9 @@ def _photo(name: str) -> np.ndarray:
 def _faces(nets, frame: np.ndarray) -> np.ndarray:
     """The project's face detector and decode, with the project's thresholds: (N, 5)."""
     settings = load_settings().face
-    tensor, ratio = preprocess_face(frame)
+    tensor = preprocess_face(frame)
     (bbox_det,) = nets["face"].run(None, {"full_image": tensor})
-    return decode_faces(bbox_det, ratio, frame.shape[:2], settings.score_threshold, settings.nms_iou)
+    return decode_faces(bbox_det, frame.shape[:2], settings.score_threshold, settings.nms_iou)
 
 
 def _omz_gaze(nets, frame: np.ndarray, face_box: np.ndarray) -> dict:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gazesam.overlay import BANNER_COLOR, GAZE_COLOR, MASK_COLOR, draw_result
+from clients.overlay import BANNER_COLOR, GAZE_COLOR, MASK_COLOR, draw_result
 
 HW = (240, 320)
 

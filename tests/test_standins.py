@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from build_engines.macs import TOLERANCE, UPSTREAM_GMACS, count_macs
+from build_engines.macs import TOLERANCE, count_macs, depth_anything_vitb_macs, standins_with_macs
 from build_engines.standins import (
     NETWORKS,
     NMS_MAX_OUTPUT,
@@ -235,19 +235,19 @@ def test_yolo_nas_ort_pads_rows_beyond_num_predictions(tiny_paths: dict[str, Pat
 # --- MACs ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("network", ["gaze", "depth", "sam_encoder", "yolo_nas_ort"])
+@pytest.mark.parametrize("network", ["gaze", "depth", "sam_encoder", "yolo_nas_ort", "yolo_nas_trt"])
 def test_full_standin_macs_match_upstream(network: str) -> None:
     model = build_standin(network, "full", with_weights=False)
     assert sum(len(init.raw_data) for init in model.graph.initializer) < 10_000_000  # shape-only: no weights
-    upstream, source = UPSTREAM_GMACS[network]
-    assert source
-    ratio = count_macs(model) / (upstream * 1e9)
+    upstream = standins_with_macs()[network]
+    assert upstream is not None and upstream.source
+    ratio = count_macs(model) / (upstream.gmacs * 1e9)
     assert abs(ratio - 1.0) <= TOLERANCE, f"{network}: {ratio:.2f}× upstream"
 
 
-def test_upstream_table_covers_the_sized_networks() -> None:
-    assert {"gaze", "depth", "sam_encoder", "yolo_nas_ort", "yolo_nas_trt"} <= UPSTREAM_GMACS.keys()
-    assert UPSTREAM_GMACS["yolo_nas_ort"] == UPSTREAM_GMACS["yolo_nas_trt"]
+def test_registry_depth_figure_is_the_analytic_count() -> None:
+    assert standins_with_macs()["depth"].gmacs == pytest.approx(sum(depth_anything_vitb_macs(518).values()) / 1e9,
+                                                                abs=0.005)
 
 
 def single_node_model(node: onnx.NodeProto, inputs: list, outputs: list, inits: list | None = None) -> onnx.ModelProto:

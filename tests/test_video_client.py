@@ -20,7 +20,7 @@ from clients.annotation import NOT_PROCESSED, annotate, status_text
 from clients.exit_status import ExitStatus
 from clients.gazesam_client import FrameResult, NetworkInfo, ServedModels
 from gazesam.contracts import MIN_FRAME_SIDE, Status
-from gazesam.overlay import BANNER_COLOR, MASK_COLOR
+from clients.overlay import BANNER_COLOR, MASK_COLOR
 from gazesam_triton.server_process import TritonProcess, free_port
 
 from conftest import shared_path

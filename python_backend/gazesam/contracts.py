@@ -268,9 +268,7 @@ STEP_TENSORS: dict[str, TensorSpec] = {
         *ENSEMBLE_OUTPUTS,
         TensorSpec("VALID_FRAME", "uint8", (-1, -1, 3)),  # FRAME once checked (or JPEG_FRAME decoded)
         TensorSpec("FRAME_HW", "int32", (2,)),
-        TensorSpec("FACE_RATIO", "float32", (1,)),  # face detector letterbox ratio
         TensorSpec("LANDMARK_CROP", "float32", (3,)),  # x0, y0, side of the landmark network's square crop
-        TensorSpec("DETECTOR_TRANSFORM", "float32", (3,)),  # scale, pad_x, pad_y
         TensorSpec("DET_BOXES", "float32", (-1, 4)),
         TensorSpec("DET_SCORES", "float32", (-1,)),
         TensorSpec("DET_CLASSES", "int32", (-1,)),

@@ -14,6 +14,7 @@ import numpy as np
 
 from .boxes import box_pixel_bounds
 from .contracts import DEPTH, FASTDEPTH, spatial_size
+from .geometry import FrameResize
 
 DEPTH_ANYTHING_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 """ImageNet statistics Depth-Anything was trained with, RGB order, on 0..1 pixels."""
@@ -29,9 +30,8 @@ def preprocess_depth_anything(frame: np.ndarray) -> np.ndarray:
     Stretched (INTER_CUBIC) to the fixed-size export's input; upstream fed BGR 0..1 without mean/std
     (bug §6.2.10).
     """
-    height, width = spatial_size(DEPTH.input("input"))
-    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    resized = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_CUBIC)
+    resize = FrameResize.stretch(frame.shape[:2], spatial_size(DEPTH.input("input")))
+    resized = resize.apply_image(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), interpolation=cv2.INTER_CUBIC)
     normalised = (resized.astype(np.float32) / 255.0 - DEPTH_ANYTHING_MEAN) / DEPTH_ANYTHING_STD
     return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None], dtype=np.float32)
 
@@ -52,8 +52,8 @@ def preprocess_fastdepth(frame: np.ndarray) -> np.ndarray:
     a camera frame always shrinks here.
     """
     _, height, width, _ = FASTDEPTH.input("image").shape
-    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    resized = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    resize = FrameResize.stretch(frame.shape[:2], (height, width))
+    resized = resize.apply_image(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray((resized.astype(np.float32) / 255.0)[None])
 
 
@@ -82,10 +82,10 @@ def face_depth(
     (the map covers the whole frame, stretched). Upstream read one pixel (bug §6.2.11).
     """
     map_h, map_w = depth.shape
-    height, width = frame_hw
+    scale_x, scale_y = FrameResize.stretch(frame_hw, depth.shape).scale_xy
     x1, y1, x2, y2 = (float(v) for v in np.asarray(face_box).reshape(4))
-    cols = _patch_span((x1 + x2 + 1) / 2, patch * (x2 - x1 + 1), map_w / width, map_w)
-    rows = _patch_span((y1 + y2 + 1) / 2, patch * (y2 - y1 + 1), map_h / height, map_h)
+    cols = _patch_span((x1 + x2 + 1) / 2, patch * (x2 - x1 + 1), scale_x, map_w)
+    rows = _patch_span((y1 + y2 + 1) / 2, patch * (y2 - y1 + 1), scale_y, map_h)
     return float(np.median(depth[rows, cols]))
 
 
@@ -107,8 +107,7 @@ def near_mask(depth: np.ndarray, threshold: float, frame_hw: tuple[int, int]) ->
     Thresholded on the (h, w) depth map, then resized to the frame with nearest neighbour.
     """
     near = (depth >= threshold).astype(np.uint8)
-    height, width = frame_hw
-    return cv2.resize(near, (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return FrameResize.stretch(frame_hw, depth.shape).to_frame_map(near, cv2.INTER_NEAREST).astype(bool)
 
 
 def near_fraction(near: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .boxes import batched_nms, clip_boxes
 from .contracts import YOLO_NAS_ORT, YOLOX, spatial_size
-from .letterbox import letterbox_nchw, longest_side_shape
+from .geometry import FrameResize
 
 YOLOX_STRIDES = (8, 16, 32)
 LETTERBOX_PAD = 114
@@ -21,8 +21,11 @@ LETTERBOX_PAD = 114
 YOLO_NAS_RESCALE_MARGIN = 4
 """super-gradients' COCO processing rescales the longest side to ``input - 4`` (636 for 640)."""
 
-YoloNasTransform = tuple[float, float, float]
-"""``(scale, pad_x, pad_y)``: frame point ``p`` sits at ``p * scale + pad`` in the network input."""
+
+
+def nchw_float(image: np.ndarray) -> np.ndarray:
+    """H x W x 3 uint8 -> float32 [1, 3, H, W] with pixel values kept (0..255)."""
+    return np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
 @dataclass
@@ -91,17 +94,18 @@ def decode_grid_boxes(raw: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
 # --- YOLOX ---------------------------------------------------------------------------------------
 
 
-def preprocess_yolox(frame: np.ndarray) -> tuple[np.ndarray, float]:
-    """BGR uint8 frame -> (float32 [1, 3, 416, 416] BGR 0..255, ratio), as YOLOX's official demo.
+def yolox_resize(frame_hw: tuple[int, int]) -> FrameResize:
+    """YOLOX's official demo letterbox of a ``frame_hw`` frame: top-left onto 416x416."""
+    return FrameResize.letterbox_top_left(frame_hw, spatial_size(YOLOX.input("images")))
 
-    Top-left letterbox padded with 114; frame coordinates = network coordinates / ratio.
-    """
-    return letterbox_nchw(frame, spatial_size(YOLOX.input("images")), LETTERBOX_PAD)
+
+def preprocess_yolox(frame: np.ndarray) -> np.ndarray:
+    """BGR uint8 frame -> float32 [1, 3, 416, 416] BGR 0..255, letterboxed (:func:`yolox_resize`, pad 114)."""
+    return nchw_float(yolox_resize(frame.shape[:2]).apply_image(frame, LETTERBOX_PAD))
 
 
 def decode_yolox(
     output: np.ndarray,
-    ratio: float,
     frame_hw: tuple[int, int],
     score_threshold: float,
     nms_iou: float,
@@ -118,7 +122,8 @@ def decode_yolox(
     candidates = np.flatnonzero(scores > score_threshold)
     if candidates.size == 0:
         return Detections.empty()
-    boxes = decode_grid_boxes(raw[:, :4], spatial_size(YOLOX.input("images")))[candidates] / ratio
+    resize = yolox_resize(frame_hw)
+    boxes = resize.boxes_to_frame(decode_grid_boxes(raw[:, :4], resize.input_hw)[candidates])
     keep = batched_nms(boxes, scores[candidates], classes[candidates], nms_iou)
     return Detections(clip_boxes(boxes[keep], frame_hw), scores[candidates][keep], classes[candidates][keep])
 
@@ -126,23 +131,20 @@ def decode_yolox(
 # --- YOLO-NAS ------------------------------------------------------------------------------------
 
 
-def preprocess_yolo_nas(frame: np.ndarray) -> tuple[np.ndarray, YoloNasTransform]:
-    """BGR uint8 frame -> (uint8 [1, 3, 640, 640] RGB, (scale, pad_x, pad_y)).
+def yolo_nas_resize(frame_hw: tuple[int, int]) -> FrameResize:
+    """super-gradients' COCO processing: longest side to 636, centred on the 640x640 canvas."""
+    input_hw = spatial_size(YOLO_NAS_ORT.input("input"))
+    return FrameResize.longest_side(frame_hw, min(input_hw) - YOLO_NAS_RESCALE_MARGIN, input_hw, centred=True)
 
-    super-gradients' COCO processing: BGR->RGB, longest side to 636 (INTER_LINEAR, aspect kept),
-    centred on a 640 canvas padded with 114. The network scales to 0..1 itself.
+
+def preprocess_yolo_nas(frame: np.ndarray) -> np.ndarray:
+    """BGR uint8 frame -> uint8 [1, 3, 640, 640] RGB (:func:`yolo_nas_resize`, INTER_LINEAR, pad 114).
+
+    The network scales to 0..1 itself.
     """
-    input_h, input_w = spatial_size(YOLO_NAS_ORT.input("input"))
-    height, width = frame.shape[:2]
-    content = min(input_h, input_w) - YOLO_NAS_RESCALE_MARGIN
-    new_h, new_w = longest_side_shape(height, width, content)
-    scale = content / max(height, width)
     rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    resized = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    pad_y, pad_x = (input_h - new_h) // 2, (input_w - new_w) // 2
-    canvas = np.full((input_h, input_w, 3), LETTERBOX_PAD, dtype=np.uint8)
-    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
-    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]), (scale, float(pad_x), float(pad_y))
+    canvas = yolo_nas_resize(frame.shape[:2]).apply_image(rgb, LETTERBOX_PAD)
+    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None])
 
 
 def parse_yolo_nas(
@@ -150,7 +152,6 @@ def parse_yolo_nas(
     boxes: np.ndarray,
     scores: np.ndarray,
     classes: np.ndarray,
-    transform: YoloNasTransform,
     frame_hw: tuple[int, int],
 ) -> Detections:
     """YOLO-NAS batch-format NMS outputs -> clipped detections in frame pixels, by descending score.
@@ -158,13 +159,11 @@ def parse_yolo_nas(
     num (1, 1) int32/int64: valid rows; boxes (1, K, 4) float32 xyxy in network pixels;
     scores (1, K) float32; classes (1, K) int32/int64. Works for the ONNX Runtime export (int64,
     padded with -1) and the TensorRT EfficientNMS export (int32, padded with 0): only the first
-    ``num`` rows are read. Boxes are mapped back through ``transform``, clipped, and dropped when
-    they end up degenerate (zero width or height, e.g. entirely outside the frame).
+    ``num`` rows are read. Boxes are mapped back to the ``frame_hw`` frame (:func:`yolo_nas_resize`),
+    clipped, and dropped when they end up degenerate (zero width or height, e.g. entirely outside the frame).
     """
     count = int(np.clip(np.asarray(num).reshape(-1)[0], 0, np.asarray(scores).reshape(-1).size))
-    scale, pad_x, pad_y = (float(v) for v in transform)
-    xyxy = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)[:count]
-    xyxy = (xyxy - np.array([pad_x, pad_y, pad_x, pad_y], np.float32)) / scale
+    xyxy = yolo_nas_resize(frame_hw).boxes_to_frame(np.asarray(boxes, dtype=np.float32).reshape(-1, 4)[:count])
     dets = Detections(
         clip_boxes(xyxy, frame_hw),
         np.asarray(scores).reshape(-1)[:count],

@@ -109,24 +109,18 @@ def _detections(dets: detector.Detections) -> dict[str, np.ndarray]:
 
 def _yolox_preprocess(settings: Settings, VALID_FRAME: np.ndarray) -> dict[str, np.ndarray]:
     """Letterbox the frame for YOLOX (416x416 top-left, pad 114, BGR 0..255)."""
-    tensor, ratio = detector.preprocess_yolox(VALID_FRAME)
-    return {"DETECTOR_INPUT": tensor, "DETECTOR_TRANSFORM": np.array([ratio, 0.0, 0.0], np.float32)}
+    return {"DETECTOR_INPUT": detector.preprocess_yolox(VALID_FRAME)}
 
 
 def _yolo_nas_preprocess(settings: Settings, VALID_FRAME: np.ndarray) -> dict[str, np.ndarray]:
     """Resize and centre-pad the frame for YOLO-NAS (640x640 uint8 RGB)."""
-    tensor, transform = detector.preprocess_yolo_nas(VALID_FRAME)
-    return {"DETECTOR_INPUT": tensor, "DETECTOR_TRANSFORM": np.asarray(transform, np.float32)}
+    return {"DETECTOR_INPUT": detector.preprocess_yolo_nas(VALID_FRAME)}
 
 
-def _yolox_postprocess(
-    settings: Settings, DETECTOR_GRID: np.ndarray, DETECTOR_TRANSFORM: np.ndarray, FRAME_HW: np.ndarray
-) -> dict[str, np.ndarray]:
+def _yolox_postprocess(settings: Settings, DETECTOR_GRID: np.ndarray, FRAME_HW: np.ndarray) -> dict[str, np.ndarray]:
     """Decode YOLOX's grid output into frame-pixel detections (NMS, class filter)."""
     s = settings.detector
-    dets = detector.decode_yolox(
-        DETECTOR_GRID, float(DETECTOR_TRANSFORM[0]), frame_hw_of(FRAME_HW), s.score_threshold, s.nms_iou
-    )
+    dets = detector.decode_yolox(DETECTOR_GRID, frame_hw_of(FRAME_HW), s.score_threshold, s.nms_iou)
     return _detections(detector.filter_classes(dets, s.allowed_class_ids))
 
 
@@ -136,13 +130,11 @@ def _yolo_nas_postprocess(
     DETECTOR_BOXES: np.ndarray,
     DETECTOR_SCORES: np.ndarray,
     DETECTOR_CLASSES: np.ndarray,
-    DETECTOR_TRANSFORM: np.ndarray,
     FRAME_HW: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Map YOLO-NAS detections (NMS in its graph) to frame pixels (class filter)."""
     dets = detector.parse_yolo_nas(
-        DETECTOR_COUNT, DETECTOR_BOXES, DETECTOR_SCORES, DETECTOR_CLASSES,
-        tuple(DETECTOR_TRANSFORM), frame_hw_of(FRAME_HW),
+        DETECTOR_COUNT, DETECTOR_BOXES, DETECTOR_SCORES, DETECTOR_CLASSES, frame_hw_of(FRAME_HW)
     )
     return _detections(detector.filter_classes(dets, settings.detector.allowed_class_ids))
 
@@ -152,8 +144,7 @@ def detector_steps(family: str) -> tuple[Step, Step]:
     yolox = family == "yolox"
     outputs = ("DET_BOXES", "DET_SCORES", "DET_CLASSES")
     return (
-        Step("detector_preprocess", _yolox_preprocess if yolox else _yolo_nas_preprocess,
-             ("DETECTOR_INPUT", "DETECTOR_TRANSFORM")),
+        Step("detector_preprocess", _yolox_preprocess if yolox else _yolo_nas_preprocess, ("DETECTOR_INPUT",)),
         Step("detector_postprocess", _yolox_postprocess if yolox else _yolo_nas_postprocess, outputs),
     )
 

