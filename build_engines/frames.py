@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from clients.video_source import VideoSourceError, read_frames
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
@@ -26,19 +28,12 @@ def spread_indices(total: int, count: int) -> list[int]:
 
 
 def video_frames(path: Path, limit: int) -> list[np.ndarray]:
-    """Up to ``limit`` BGR frames spread over the whole video at ``path``."""
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise FramesError(f"cannot open video {path}")
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    frames = []
-    for index in spread_indices(total, limit):
-        capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-        ok, frame = capture.read()
-        if ok:
-            frames.append(frame)
-    capture.release()
-    return frames
+    """Up to ``limit`` BGR frames spread over the whole video at ``path`` (decoded in order: exact frames)."""
+    try:
+        frames = read_frames(path)
+    except VideoSourceError as exc:
+        raise FramesError(str(exc)) from None
+    return [frames[i] for i in spread_indices(len(frames), limit)]
 
 
 def folder_frames(folder: Path, limit: int) -> list[np.ndarray]:

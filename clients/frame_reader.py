@@ -11,7 +11,6 @@ nothing is dropped: a file is read completely and in order.
 
 from __future__ import annotations
 
-import math
 import queue
 import threading
 import time
@@ -104,9 +103,3 @@ def frames_with_last_flag(reader: FrameReader) -> Iterator[tuple[int, CapturedFr
         following = reader.next()
         yield index, current, following is None
         current, index = following, index + 1
-
-
-def capture_fps(capture: cv2.VideoCapture, default: float) -> float:
-    """The source's frame rate, or ``default`` when it does not say (OpenCV reports 0, -1 or NaN)."""
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    return fps if math.isfinite(fps) and fps > 0 else default

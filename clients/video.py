@@ -39,7 +39,8 @@ from clients import exit_status
 from clients.annotation import annotate, result_record
 from clients.backoff import Backoff
 from clients.exit_status import ExitStatus
-from clients.frame_reader import FrameReader, capture_fps, frames_with_last_flag
+from clients.frame_reader import FrameReader, frames_with_last_flag
+from clients.video_source import capture_fps
 from clients.gazesam_client import GazeSamClient, ServedModels
 from clients.notices import notice
 from clients.run_summary import RunSummary

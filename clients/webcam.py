@@ -41,7 +41,8 @@ from clients import exit_status
 from clients.annotation import annotate
 from clients.backoff import Backoff
 from clients.exit_status import ExitStatus
-from clients.frame_reader import CapturedFrame, FrameReader, SourceStalled, capture_fps
+from clients.frame_reader import CapturedFrame, FrameReader, SourceStalled
+from clients.video_source import capture_fps
 from clients.gazesam_client import GazeSamClient, ServedModels
 from clients.notices import notice
 from clients.run_summary import RunSummary

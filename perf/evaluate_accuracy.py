@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from clients.video_source import read_frames as read_frames_of
 from gazesam.boxes import contains
 from gazesam.contracts import MASK_ON, Status
 from gazesam.pipeline import InProcessPipeline
@@ -105,16 +106,8 @@ def read_frames(annotations: list[Annotation], media: Path = MEDIA) -> list[np.n
                 raise FileNotFoundError(f"cannot read {path}")
             frames[(name, 0)] = image
             continue
-        capture = cv2.VideoCapture(str(path))
-        index = 0
-        while wanted - {i for (n, i) in frames if n == name}:
-            ok, image = capture.read()
-            if not ok:
-                raise ValueError(f"{path} ends before frame {max(wanted)}")
-            if index in wanted:
-                frames[(name, index)] = image
-            index += 1
-        capture.release()
+        indices = sorted(wanted)
+        frames |= {(name, index): image for index, image in zip(indices, read_frames_of(path, indices=indices))}
     return [frames[(a.media, a.frame)] for a in annotations]
 
 

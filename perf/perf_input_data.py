@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from clients.video_source import open_video, read_frames
 from gazesam.contracts import ENSEMBLE_INPUTS, MAX_FRAME_SIDE, MIN_FRAME_SIDE, TensorSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,26 +69,11 @@ def read_stream(video: Path, frames: int, stride: int = 1, start: int = 0,
     """``frames`` frames of ``video``: indices start, start+stride, ...; FRAME_TIME = index / fps."""
     if frames < 1 or stride < 1 or start < 0:
         raise ValueError(f"need frames >= 1, stride >= 1, start >= 0; got {frames}, {stride}, {start}")
-    if not Path(video).is_file():
-        raise FileNotFoundError(f"no video file {video}")
-    capture = cv2.VideoCapture(str(video))
-    try:
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        if not capture.isOpened() or fps <= 0:
-            raise ValueError(f"{video}: not a readable video (OpenCV reports {fps} fps)")
-        capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-        stream, index = [], start
-        while len(stream) < frames:
-            ok, frame = capture.read()
-            if not ok:
-                raise ValueError(f"{video} ends before frame {index}: asked for {frames} frames from {start} "
-                                 f"every {stride}")
-            if (index - start) % stride == 0:
-                stream.append(StreamFrame(downscaled(frame, max_side), index / fps))
-            index += 1
-        return stream
-    finally:
-        capture.release()
+    capture, info = open_video(video)  # VideoSourceError (a ValueError) names what is wrong with the file
+    capture.release()
+    indices = range(start, start + frames * stride, stride)
+    images = read_frames(video, indices=indices)
+    return [StreamFrame(downscaled(image, max_side), index / info.fps) for index, image in zip(indices, images)]
 
 
 def step_entry(step: StreamFrame) -> dict:

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from clients.frame_reader import capture_fps
+from clients.video_source import open_video, read_frames
 
 
 def first_frames(video: Path, count: int) -> tuple[list[np.ndarray], list[float]]:
     """Up to ``count`` BGR frames from the start of ``video`` and their times (index / fps) in seconds.
 
-    Raises ``FileNotFoundError`` when the video cannot be opened or yields no frame.
+    Raises :class:`~clients.video_source.VideoSourceError` when the video cannot be opened or yields no frame.
     """
-    capture = cv2.VideoCapture(str(video))
-    fps = capture_fps(capture, default=25.0)
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
+    capture, info = open_video(video)
     capture.release()
-    if not frames:
-        raise FileNotFoundError(f"cannot read frames from {video}")
-    return frames, [i / fps for i in range(len(frames))]
+    frames = read_frames(video, count=count)
+    return frames, [i / info.fps for i in range(len(frames))]

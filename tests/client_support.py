@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from clients.gazesam_client import GazeSamClient, new_stream_id
+from clients.video_source import open_video, read_frames
 from gazesam.contracts import MAX_STREAMS
 
 from conftest import shared_path
@@ -16,39 +17,26 @@ from conftest import shared_path
 
 def write_clip(path: Path, source: str, frames: int) -> tuple[float, tuple[int, int]]:
     """The first ``frames`` frames of real video ``source``, re-encoded (mp4v); returns its fps and size."""
-    capture = cv2.VideoCapture(str(shared_path("media", "videos", source)))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    for _ in range(frames):
-        ok, frame = capture.read()
-        assert ok, f"{source} has fewer than {frames} frames"
+    video = shared_path("media", "videos", source)
+    capture, info = open_video(video)
+    capture.release()
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), info.fps, info.size)
+    for frame in read_frames(video, indices=range(frames)):
         writer.write(frame)
     writer.release()
-    capture.release()
-    return fps, size
+    return info.fps, info.size
 
 
 def decoded_frames(path: Path) -> list[np.ndarray]:
     """Every frame of the video at ``path``, decoded."""
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
+    return read_frames(path)
 
 
 def video_properties(path: Path) -> tuple[int, tuple[int, int], float]:
     """(decoded frame count, (width, height), fps) of the video at ``path``."""
-    capture = cv2.VideoCapture(str(path))
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture, info = open_video(path)
     capture.release()
-    return len(decoded_frames(path)), size, fps
+    return len(decoded_frames(path)), info.size, info.fps
 
 
 def assert_every_stream_slot_is_free(grpc_url: str) -> None:

@@ -77,7 +77,7 @@ def test_input_data_rejects_what_perf_analyzer_cannot_play_in_order(tmp_path):
         input_data_document([[StreamFrame(frame, 0.2), StreamFrame(frame, 0.1)]])
     with pytest.raises(ValueError, match="ends before"):
         read_stream(shared_path("media", "videos", VIDEOS[0]), frames=10_000)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match="no such video"):
         read_stream(tmp_path / "missing.mp4", frames=1)
 
 

@@ -208,6 +208,6 @@ class _FakeFpsCapture:
 
 @pytest.mark.parametrize("reported, expected", [(25.0, 25.0), (0.0, 30.0), (-1.0, 30.0), (float("nan"), 30.0)])
 def test_a_source_without_a_frame_rate_gets_the_default(reported, expected):
-    from clients.frame_reader import capture_fps
+    from clients.video_source import capture_fps
 
     assert capture_fps(_FakeFpsCapture(reported), default=30.0) == expected
