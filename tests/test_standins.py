@@ -11,18 +11,14 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from build_engines.macs import TOLERANCE, count_macs, depth_anything_vitb_macs, standins_with_macs
-from build_engines.standins import (
-    NETWORKS,
+from build_engines.standins import NETWORKS, SEED_KEY, STANDIN_DOC, build_standin, write_standin
+from build_engines.standins.yolo_nas import (
     NMS_MAX_OUTPUT,
     NMS_SCORE_THRESHOLD,
     PAD_BOX,
     PAD_CLASS,
     PAD_SCORE,
-    SEED_KEY,
-    STANDIN_DOC,
-    build_standin,
     register_trt_plugin_schemas,
-    write_standin,
 )
 from gazesam.contracts import MAX_PROMPTS, NetworkContract
 from gazesam.model_files import NETWORK_KEY, STANDIN_KEY, STANDIN_SIZE_KEY, load_checked, provenance_of
