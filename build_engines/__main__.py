@@ -19,12 +19,14 @@ serves them; ``--profile onnx`` / ``pytorch`` need no build step.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from gazesam.contracts import MAX_PROMPTS
 from gazesam.model_files import ContractError, ModelFileError
-from gazesam.networks import DEFAULT_MODEL_SET, MODEL_SETS, ROLES, families_of, model_set
+from gazesam.networks import MODEL_SETS, ROLES, families_of, model_set
+from gazesam.serving import DEFAULT_SERVING_PATH, load_serving
 
 from .precision import PRECISION_MODES
 from .profiles import PROFILES
@@ -153,17 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
     macs.add_argument("--size", choices=("tiny", "full"), default="full")
     macs.set_defaults(func=_cmd_macs)
 
-    repo = sub.add_parser("repository", help="write the Triton model repository (CPU profile)")
+    serving = load_serving()
+    repo = sub.add_parser("repository", help="write the Triton model repository",
+                          description="Write the Triton model repository. Defaults come from the serving config "
+                                      f"({os.environ.get('GAZESAM_SERVING') or DEFAULT_SERVING_PATH}: [repository], "
+                                      "[streams], [batching], [instances]); the options below override them.")
     repo.add_argument("--out", default=str(ROOT / "model_repository"))
     repo.add_argument("--standin-size", choices=("tiny", "full"), default="tiny",
                       help="which stand-ins to serve where no real file exists (default: %(default)s)")
-    repo.add_argument("--models", choices=tuple(MODEL_SETS), default=DEFAULT_MODEL_SET,
+    repo.add_argument("--models", choices=tuple(MODEL_SETS), default=serving.model_set,
                       help="the model set: " + "; ".join(f"{s.name}: {s.about}" for s in MODEL_SETS.values())
                       + " (default: %(default)s)")
-    repo.add_argument("--family", action="append", default=[], metavar="ROLE=NAME",
+    repo.add_argument("--family", action="append", default=[f for f in serving.families.split(",") if f],
+                      metavar="ROLE=NAME",
                       help="replace one role's family in the model set; roles and families: "
                       + "; ".join(f"{role}: {', '.join(families_of(role))}" for role in ROLES))
-    repo.add_argument("--profile", choices=PROFILES, default="cpu",
+    repo.add_argument("--profile", choices=PROFILES, default=serving.profile,
                       help="runtime of the six networks: cpu (python backend + ONNX Runtime, what the embedded "
                            "server here runs), onnx (native onnxruntime backend, GPU), tensorrt (plans from the "
                            "'engines' command), pytorch (python backend + PyTorch, CUDA when present); "

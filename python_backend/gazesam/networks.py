@@ -463,7 +463,6 @@ MODEL_SETS: dict[str, ModelSet] = {
         about="upstream interfaces; random-weight stand-ins wherever no real file exists (fast structural tests)",
     ),
 }
-DEFAULT_MODEL_SET = "offline"
 
 
 def model_set(name: str, families: str = "") -> ModelSet:
