@@ -366,6 +366,7 @@ class OnnxTorchGraph:
 
     def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
         model = onnx.load(str(path))
+        self.path = Path(path)
         self.device = torch.device(device)
         opset = _opset(model)
         graph = model.graph
@@ -406,11 +407,12 @@ class OnnxTorchGraph:
         return {name: values[name].detach().cpu().numpy() for name in self.output_names}
 
     @torch.inference_mode()
-    def placement_problems(self, **inputs: np.ndarray) -> list[str]:
-        """Run on the CPU and name every operator that would mix devices were this graph on a GPU (see
-        :mod:`gazesam.onnx_torch_placement`); empty when a GPU run places every tensor consistently."""
+    def checked_run(self, **inputs: np.ndarray) -> tuple[dict[str, np.ndarray], list[str]]:
+        """Run on the CPU; the outputs, and every operator that would mix devices were this graph on a GPU (see
+        :mod:`gazesam.onnx_torch_placement`; empty when a GPU run places every tensor consistently)."""
         values = self._run(inputs, torch.device("cpu"))
         tags = {name: DEVICE for name in self.input_names}
         tags |= {name: HOST if name in self.host_values else DEVICE for name in self._constants}
         arrays = {name: value.detach().numpy() for name, value in values.items() if value is not None}
-        return placement_problems(self._graph_nodes, tags, arrays, self.host_values)
+        return ({name: arrays[name] for name in self.output_names},
+                placement_problems(self._graph_nodes, tags, arrays, self.host_values))
