@@ -250,8 +250,8 @@ def run_profile(name: str, args: argparse.Namespace, machine: Machine, chosen, s
         server = profile_server(name, repository, machine)
         return check_profile(name, server, stream, oracle, args)
     except Exception as exc:  # this profile's row says why; the others still run
-        tail = server.log_tail() if server is not None and server.log_path.exists() else ""
-        return failed(name, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", tail)
+        log = server.log_path.read_text(errors="replace") if server is not None and server.log_path.exists() else ""
+        return failed(name, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", log)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -85,8 +85,18 @@ def skipped(name: str, reason: str) -> ProfileResult:
     return ProfileResult(name, "skipped", [reason])
 
 
-def failed(name: str, reason: str, log_tail: str = "") -> ProfileResult:
-    lines = [reason] + [f"| {line}" for line in log_tail.splitlines()[-15:]]
+TRITON_ERROR_LINE = re.compile(r"^(E\d{4} |error: )")
+
+
+def log_errors(log_text: str, limit: int = 8) -> list[str]:
+    """The server log's error lines (Triton's ``E<mmdd>`` lines, its final ``error:``), else its last lines."""
+    lines = log_text.splitlines()
+    errors = [line for line in lines if TRITON_ERROR_LINE.match(line)]
+    return (errors or lines)[-limit:]
+
+
+def failed(name: str, reason: str, log_text: str = "") -> ProfileResult:
+    lines = [reason] + [f"| {line[:400]}" for line in log_errors(log_text)]
     return ProfileResult(name, "FAILED", lines)
 
 
