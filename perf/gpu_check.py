@@ -41,7 +41,7 @@ from build_engines.repository import write_repository
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.networks import MODEL_SETS, model_set
 from gazesam.pipeline import InProcessPipeline
-from gazesam_triton.gpu_server import SYSTEM_TRITON, SystemTriton
+from perf.gpu_server import SYSTEM_TRITON, SystemTriton
 from gazesam_triton.server_process import TritonProcess
 from perf.gpu_report import (
     STREAM_COUNTS,

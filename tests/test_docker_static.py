@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from build_engines.engine_host import SUPPORTED_TENSORRT_MAJOR
-from gazesam_triton.gpu_server import GPU_SERVER_FLAGS
+from perf.gpu_server import GPU_SERVER_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"

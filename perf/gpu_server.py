@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .server_process import free_port
+from gazesam_triton.server_process import free_port
 
 CUDA_POOL_BYTES = 1024**3
 PINNED_POOL_BYTES = 512 * 1024**2
