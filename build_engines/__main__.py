@@ -92,7 +92,8 @@ def _cmd_repository(args: argparse.Namespace) -> int:
     except (KeyError, ValueError) as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
-    profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt)
+    cache = Path(args.ort_trt_cache) if args.ort_trt_cache else None
+    profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt, cache, args.torch_device)
     provenance = write_repository(Path(args.out), Path(args.models_dir), chosen, args.standin_size, profile)
     print(f"wrote {args.out} ({args.profile} profile, model set {chosen.name}: {chosen.describe()})")
     for family in chosen.families:
@@ -173,10 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     repo.add_argument("--profile", choices=PROFILES, default=serving.profile,
                       help="runtime of the six networks: cpu (python backend + ONNX Runtime, what the embedded "
                            "server here runs), onnx (native onnxruntime backend, GPU), tensorrt (plans from the "
-                           "'engines' command), pytorch (python backend + PyTorch, CUDA when present); "
+                           "'engines' command), pytorch (python backend + PyTorch on the GPU; --torch-device); "
                            "the ensemble and its tensors are the same in all (default: %(default)s)")
     repo.add_argument("--onnx-tensorrt", action="store_true",
                       help="onnx profile: add ONNX Runtime's TensorRT accelerator (upstream default precisions)")
+    repo.add_argument("--ort-trt-cache", metavar="DIR",
+                      help="--onnx-tensorrt: folder of ONNX Runtime's TensorRT engine and timing caches, kept across "
+                           "server restarts (default: MODELS_DIR/ort_trt_cache; a volume in the container)")
+    repo.add_argument("--torch-device", choices=("cuda", "cpu"), default="cuda",
+                      help="pytorch profile: cuda (KIND_GPU instances on the GPU Triton assigns; an instance without "
+                           "CUDA refuses to load) or cpu (KIND_CPU, for a server without a GPU) (default: %(default)s)")
     repo.add_argument("--engines", default=str(MODELS_DIR / "engines"),
                       help="tensorrt profile: folder the 'engines' command wrote (default: %(default)s)")
     repo.set_defaults(func=_cmd_repository)
@@ -187,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "SAM encoder FP32, the rest FP16; optimized: gaze and detector INT8, calibrated (entropy, "
                     "cache written) on the frames given. Each plan is then compared with its ONNX model on "
                     "those frames (max/mean error; mask IoU for SAM and the whole pipeline). Needs TensorRT and "
-                    "a GPU (requirements-gpu.txt); elsewhere it says so and exits 2.")
+                    "a GPU (the image of docker/Dockerfile); elsewhere it says so and exits 2.")
     engines.add_argument("--precision-mode", choices=PRECISION_MODES, default="default")
     engines.add_argument("--calibration-frames", required=True,
                          help="a folder of images/videos or one video: INT8 calibration and accuracy frames")

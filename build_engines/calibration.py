@@ -8,6 +8,7 @@ on: calibration data is serving data.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -85,3 +86,45 @@ def calibration_feeds(feeds: list[Feed]) -> list[Feed]:
             "frame); point --calibration-frames at frames that show a person's face"
         )
     return kept
+
+
+CALIBRATION_DTYPE = np.float32
+"""TensorRT takes every non-index calibration input as float32 (polygraphy's Calibrator enforces it), whatever
+the network input's type: a uint8 image input (YOLO-NAS) is fed to the calibrator as float32 of the same values."""
+
+INDEX_DTYPES = (np.int32, np.int64)
+
+
+def calibrator_feeds(feeds: list[Feed]) -> list[Feed]:
+    """``feeds`` as the calibrator takes them: non-index inputs cast to float32 (values unchanged)."""
+    return [
+        {name: value if value.dtype in INDEX_DTYPES else value.astype(CALIBRATION_DTYPE) for name, value in feed.items()}
+        for feed in feeds
+    ]
+
+
+def calibration_key(onnx_sha256: str, feeds: list[Feed]) -> str:
+    """sha256 of the ONNX file's digest and every calibration feed (names, dtypes, shapes, bytes).
+
+    The INT8 cache is named by it, so other weights or other frames never reuse stale scales.
+    """
+    digest = hashlib.sha256(onnx_sha256.encode())
+    for feed in feeds:
+        for name in sorted(feed):
+            value = np.ascontiguousarray(feed[name])
+            digest.update(f"{name}|{value.dtype}|{value.shape}|".encode())
+            digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def calibration_cache_path(out: Path, model: str, key: str) -> Path:
+    """Where the INT8 cache of ``model`` made from ``key`` lives (the key's first 16 hex digits in the name)."""
+    return out / f"{model}.int8.{key[:16]}.cache"
+
+
+def remove_stale_caches(out: Path, model: str, keep: Path) -> list[Path]:
+    """Delete ``model``'s INT8 caches other than ``keep`` (made from other weights or frames); returns them."""
+    stale = [path for path in out.glob(f"{model}.int8.*cache") if path != keep]
+    for path in stale:
+        path.unlink()
+    return stale

@@ -45,6 +45,29 @@ def tensor_block(kind: str, specs: tuple[TensorSpec, ...]) -> str:
     return f"{kind} [\n{rows}\n]"
 
 
+@dataclass(frozen=True)
+class WarmupSample:
+    """One ``model_warmup`` request: random data of ``dims`` per input (dims without the batch axis when
+    ``batch_size`` counts frames of a batched model)."""
+
+    name: str
+    batch_size: int
+    inputs: tuple[tuple[TensorSpec, tuple[int, ...]], ...]
+
+
+def warmup_block(why: str, samples: tuple[WarmupSample, ...]) -> str:
+    """Triton's ``model_warmup``: the model reports ready only after these requests ran."""
+    entries = []
+    for sample in samples:
+        inputs = " ".join(
+            f'inputs {{ key: "{spec.name}" value {{ data_type: TYPE_{np_to_triton_dtype(spec.np_dtype)} '
+            f'dims: [ {", ".join(map(str, dims))} ] random_data: true }} }}'
+            for spec, dims in sample.inputs
+        )
+        entries.append(f'  {{ name: "{sample.name}" batch_size: {sample.batch_size} {inputs} }}')
+    return "\n".join([f"# {why}", "model_warmup [", ",\n".join(entries), "]"])
+
+
 def parameters_block(values: dict[str, str]) -> str:
     return "\n".join(
         f'parameters {{ key: "{key}" value {{ string_value: "{value}" }} }}' for key, value in values.items()

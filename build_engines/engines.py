@@ -7,9 +7,13 @@ which is also the pipeline that turns the frames into each network's real inputs
 Each plan is then run on those inputs and compared with the ONNX model under ONNX Runtime; the whole
 pipeline is compared too, with every network swapped for its plan.
 
-TensorRT and polygraphy come from ``requirements-gpu.txt`` (pinned to the TensorRT of NGC 24.10, the
-release whose Triton loads the plans). Everything that does not need them lives in plain modules
-(``frames``, ``calibration``, ``shapes``, ``precision``, ``accuracy``, ``engine_manifest``).
+TensorRT's Python bindings and polygraphy are installed in the image of ``docker/Dockerfile``, pinned
+there beside the NGC tag whose Triton loads the plans; the bindings run on the image's own
+``libnvinfer``, and a build is refused when the two releases differ (``engine_host``). Every plan is
+built with TF32 allowed for its FP32 layers (TensorRT's and trtexec's default), a bounded builder
+workspace (a server may be running beside it) and a timing cache kept with the plans. Everything that
+does not need TensorRT lives in plain modules (``frames``, ``calibration``, ``shapes``, ``precision``,
+``accuracy``, ``engine_manifest``, ``engine_host``).
 """
 
 from __future__ import annotations
@@ -26,10 +30,27 @@ from gazesam.model_files import read_provenance
 from gazesam.pipeline import InProcessPipeline
 
 from .accuracy import NetworkAccuracy, format_network_rows, format_pipeline_row, pipeline_agreement
-from .calibration import Feed, NetworkWrapper, calibration_feeds, record_network_inputs, run_frames
+from .calibration import (
+    Feed,
+    NetworkWrapper,
+    calibration_cache_path,
+    calibration_feeds,
+    calibration_key,
+    calibrator_feeds,
+    record_network_inputs,
+    remove_stale_caches,
+    run_frames,
+)
+from .engine_host import PlanHost, TensorRtVersionError, check_tensorrt_version, first_gpu, tensorrt_library_release
 from .engine_manifest import EngineManifest, PlanRecord, file_sha256, write_manifest
 from .precision import network_precisions
 from .shapes import InputProfile, frame_batch_limit, input_profiles
+
+
+BUILDER_WORKSPACE_BYTES = 2 * 1024**3
+"""Most GPU memory the TensorRT builder may take for tactics (its default is the whole GPU)."""
+TIMING_CACHE = "timing.cache"
+"""TensorRT's tactic timing cache in the plans folder: rebuilds reuse the measured tactics."""
 
 
 class EnginesUnavailable(RuntimeError):
@@ -40,6 +61,7 @@ class EnginesUnavailable(RuntimeError):
 class TensorRtTools:
     trt: ModuleType
     polygraphy_trt: ModuleType  # polygraphy.backend.trt
+    host: PlanHost  # the TensorRT release and GPU the plans are built with
 
 
 def require_tensorrt() -> TensorRtTools:
@@ -50,8 +72,15 @@ def require_tensorrt() -> TensorRtTools:
     except ImportError as exc:
         raise EnginesUnavailable(
             f"TensorRT/polygraphy are not installed here ({exc.name}): building plans needs an NVIDIA GPU and "
-            "'pip install -r requirements-gpu.txt' (inside the NGC container, see docker/README.md)"
+            "the image of docker/Dockerfile, which installs both (see docker/README.md)"
         ) from None
+    try:
+        check_tensorrt_version(trt.__version__, tensorrt_library_release())
+    except TensorRtVersionError as exc:
+        raise EnginesUnavailable(str(exc)) from None
+    gpu = first_gpu()
+    if gpu is None:
+        raise EnginesUnavailable("nvidia-smi lists no GPU here: plans are built on the GPU model that serves them")
     try:
         builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
     except Exception as exc:  # TensorRT raises a plain RuntimeError/TypeError when CUDA cannot start
@@ -60,7 +89,7 @@ def require_tensorrt() -> TensorRtTools:
         reason = "no CUDA device"
     if builder is None:
         raise EnginesUnavailable(f"TensorRT {trt.__version__} cannot use a GPU here ({reason}); run on a GPU machine")
-    return TensorRtTools(trt, polygraphy_trt)
+    return TensorRtTools(trt, polygraphy_trt, PlanHost(trt.__version__, *gpu))
 
 
 def build_plan(
@@ -72,7 +101,10 @@ def build_plan(
     calibration: list[Feed] | None = None,
     cache_path: Path | None = None,
 ) -> None:
-    """Build ``onnx_path`` into ``plan_path`` at ``precision``; INT8 is calibrated (entropy) on ``calibration``."""
+    """Build ``onnx_path`` into ``plan_path`` at ``precision``; INT8 is calibrated (entropy) on ``calibration``.
+
+    TF32 stays allowed for FP32 layers (polygraphy would otherwise clear TensorRT's default TF32 flag).
+    """
     ptrt = tools.polygraphy_trt
     profile = ptrt.Profile()
     for p in profiles:
@@ -80,12 +112,17 @@ def build_plan(
     calibrator = None
     if precision == "int8":
         calibrator = ptrt.Calibrator(
-            data_loader=calibration, cache=str(cache_path), BaseClass=tools.trt.IInt8EntropyCalibrator2
+            data_loader=calibrator_feeds(calibration or []), cache=str(cache_path),
+            BaseClass=tools.trt.IInt8EntropyCalibrator2,
         )
+    timing_cache = str(plan_path.parent / TIMING_CACHE)
     config = ptrt.CreateConfig(
-        fp16=precision == "fp16", int8=precision == "int8", profiles=[profile], calibrator=calibrator
+        tf32=True, fp16=precision == "fp16", int8=precision == "int8", profiles=[profile], calibrator=calibrator,
+        memory_pool_limits={tools.trt.MemoryPoolType.WORKSPACE: BUILDER_WORKSPACE_BYTES},
+        load_timing_cache=timing_cache,
     )
-    engine = ptrt.engine_from_network(ptrt.network_from_onnx_path(str(onnx_path)), config=config)
+    engine = ptrt.engine_from_network(ptrt.network_from_onnx_path(str(onnx_path)), config=config,
+                                      save_timing_cache=timing_cache)
     ptrt.save_engine(engine, path=str(plan_path))
 
 
@@ -148,20 +185,24 @@ def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineMa
         max_batch = frame_batch_limit(contract, onnx_path)
         precision = precisions[network]
         plan_path = request.out / f"{model}.plan"
-        cache = request.out / f"{model}.int8.cache" if precision == "int8" else None
+        onnx_sha256 = file_sha256(onnx_path)
+        cache, key = None, None
         try:
             calibration = calibration_feeds(feeds[network]) if precision == "int8" else None
+            if calibration is not None:
+                key = calibration_key(onnx_sha256, calibration)
+                cache = calibration_cache_path(request.out, model, key)
+                remove_stale_caches(request.out, model, keep=cache)
             build_plan(tools, onnx_path, plan_path, precision, input_profiles(contract, max_batch, request.max_prompts),
                        calibration, cache)
         except Exception as exc:  # report and go on: a machine builds what it can
             failures.append(f"{network}: build failed: {exc}")
             continue
-        plans[network] = PlanRecord(plan_path.name, precision, max_batch, file_sha256(onnx_path),
-                                    read_provenance(onnx_path).label, cache.name if cache else None)
+        plans[network] = PlanRecord(plan_path.name, precision, max_batch, onnx_sha256, read_provenance(onnx_path).label,
+                                    True, cache.name if cache else None, key)
         built[network] = PlanNetwork(tools, plan_path, onnx_networks[network])
         results.append(compare_network(network, precision, onnx_networks[network], built[network], feeds[network]))
-    manifest = EngineManifest(request.precision_mode, tools.trt.__version__, model_set.describe(),
-                              request.max_prompts, plans)
+    manifest = EngineManifest(request.precision_mode, tools.host, model_set.describe(), request.max_prompts, plans)
     write_manifest(request.out, manifest)
     lines = format_network_rows(results)
     if len(built) == len(precisions):

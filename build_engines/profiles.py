@@ -10,13 +10,18 @@ follows it through ``model_set.json``).
   backends) and a GPU:
 
 - ``onnx``: the native ``onnxruntime`` backend on ``model.onnx`` (CUDA; ``--onnx-tensorrt`` adds
-  ONNX Runtime's TensorRT accelerator with upstream's default precisions);
+  ONNX Runtime's TensorRT accelerator with upstream's default precisions, explicit shape profiles and
+  its engine cache on disk);
 - ``tensorrt``: ``tensorrt_plan`` models from ``python -m build_engines engines`` (see engine_manifest);
-- ``pytorch``: Python-backend models running the network in PyTorch (CUDA when present, else CPU).
+- ``pytorch``: Python-backend models running the network in PyTorch: ``KIND_GPU`` instances on the GPU
+  Triton assigns, refusing to load without CUDA (``--torch-device cpu`` for a CPU-only server).
 
 A profile changes only the network models (config, model file, adapter); Python steps, the ensemble
 and every tensor name stay as generated. Each network config states ``profile``, ``precision`` and
-``runtime`` in its parameters, beside ``provenance``, so a running server tells what it serves.
+``runtime`` in its parameters, beside ``provenance``, so a running server tells what it serves. Every
+GPU-profile network has ``model_warmup`` at each shape of its profile (frame batch 1 and the batcher's
+largest; the decoder's fewest, usual and most prompts), so Triton reports it ready only once engines,
+kernels and CUDA contexts exist.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gazesam.contracts import GATE, NetworkContract, TensorSpec
+from gazesam.contracts import GATE, MAX_PROMPTS, NetworkContract, TensorSpec
+from gazesam.model_files import ContractError
 from gazesam.networks import ModelSet, Network
 
-from .config_text import Scheduling, network_config, python_model_config
+from .config_text import Scheduling, WarmupSample, network_config, python_model_config, warmup_block
+from .engine_host import check_plan_host, probe_plan_host
 from .engine_manifest import EngineManifest, plan_for, read_manifest
+from .graph_ops import refuse_tensorrt_plugins
 from .manifest import choose_model_file
-from .shapes import frame_batch_limit, is_prompt_input
+from .shapes import InputProfile, frame_batch_limit, input_profiles, is_prompt_input, onnx_dynamic_inputs, shape_levels
 
 PROFILES = ("cpu", "onnx", "tensorrt", "pytorch")
 
@@ -45,6 +53,21 @@ ORDER_NOTE = (
 )
 
 BATCHED_ENCODER_INSTANCES = (1, "one instance: dynamic batching already fills the GPU with several streams' frames")
+
+ORT_GPU_MEM_LIMIT_BYTES = 2 * 1024**3
+"""Cap of each ONNX Runtime session's CUDA arena (about ten sessions share one GPU; unlimited by default)."""
+
+ORT_CUDA_PARAMETERS = {
+    # HEURISTIC: no exhaustive cuDNN search at every new input shape (each new decoder prompt count)
+    "cudnn_conv_algo_search": "1",
+    "gpu_mem_limit": str(ORT_GPU_MEM_LIMIT_BYTES),
+    "arena_extend_strategy": "1",  # kSameAsRequested: the arena grows by what is asked, not to the next power of 2
+}
+
+TORCH_DEVICES = ("cuda", "cpu")
+
+WARMUP_WHY = ("Warm-up: Triton reports this model ready only after these requests ran, one per shape of its "
+              "profile (engines built, kernels chosen, CUDA context made before real frames arrive).")
 
 
 def batching_reason(contract: NetworkContract, max_batch: int) -> str:
@@ -101,17 +124,47 @@ def place_model_file(src: Path, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
-def onnx_tensorrt_accelerator(precision: str) -> str:
-    """ONNX Runtime's TensorRT accelerator block (engines cached so a restart does not rebuild them)."""
+def network_warmup(contract: NetworkContract, max_batch: int, max_prompts: int = MAX_PROMPTS) -> str:
+    """``model_warmup`` with one request per distinct shape level of the network's input profile."""
+    samples = []
+    for level, shapes in shape_levels(input_profiles(contract, max_batch, max_prompts)).items():
+        batch = next(iter(shapes.values()))[0] if max_batch > 0 else 1
+        inputs = tuple((contract.input(name), shape[1:] if max_batch > 0 else shape) for name, shape in shapes.items())
+        samples.append(WarmupSample(level, batch, inputs))
+    return warmup_block(WARMUP_WHY, tuple(samples))
+
+
+def _shape_list(profiles: list[InputProfile], level: str) -> str:
+    return ",".join(f"{p.name}:{'x'.join(map(str, getattr(p, level)))}" for p in profiles)
+
+
+def onnx_tensorrt_accelerator(precision: str, profiles: tuple[InputProfile, ...], dynamic: frozenset[str],
+                              cache_dir: Path) -> str:
+    """ONNX Runtime's TensorRT accelerator block.
+
+    Every dynamic input of the file gets an explicit shape profile (without one, ONNX Runtime rebuilds
+    the engine inside a live request whenever a larger batch or prompt count arrives); engines and
+    timing caches go to ``cache_dir`` (a volume in the container), built one instance at a time so the
+    second instance loads the first one's engine.
+    """
+    dynamic_profiles = [p for p in profiles if p.name in dynamic]
+    params = {
+        "precision_mode": precision.upper(),
+        "max_workspace_size_bytes": "1073741824",
+        "trt_engine_cache_enable": "1",
+        "trt_engine_cache_path": str(cache_dir),
+        "trt_timing_cache_enable": "1",
+        "trt_timing_cache_path": str(cache_dir),
+        "trt_force_sequential_engine_build": "1",
+    }
+    for level in ("min", "opt", "max") if dynamic_profiles else ():
+        params[f"trt_profile_{level}_shapes"] = _shape_list(dynamic_profiles, level)
     return "\n".join(
         [
             "# TensorRT accelerator inside ONNX Runtime; unsupported nodes fall back to CUDA.",
             "optimization { execution_accelerators { gpu_execution_accelerator : [ {",
             '  name : "tensorrt"',
-            f'  parameters {{ key: "precision_mode" value: "{precision.upper()}" }}',
-            '  parameters { key: "max_workspace_size_bytes" value: "1073741824" }',
-            '  parameters { key: "trt_engine_cache_enable" value: "1" }',
-            '  parameters { key: "trt_engine_cache_path" value: "/tmp/gazesam_ort_trt_cache" }',
+            *(f'  parameters {{ key: "{key}" value: "{value}" }}' for key, value in params.items()),
             "} ] } }",
         ]
     )
@@ -137,7 +190,8 @@ class CpuProfile:
     adapter = "from gazesam_triton.onnx_model import TritonPythonModel  # noqa: F401"
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
-        """Nothing to check beyond the model files the repository writer already requires."""
+        """ONNX Runtime can run every network file (no TensorRT plugin operators)."""
+        refuse_onnx_runtime_unrunnable(models_dir, model_set, standin_size, "ONNX Runtime (cpu profile)")
 
     def network_model(
         self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
@@ -149,17 +203,33 @@ class CpuProfile:
         return NetworkModel(python_model_config(model, doc, inputs, network.contract.outputs, params), self.adapter)
 
 
+def refuse_onnx_runtime_unrunnable(models_dir: Path, model_set: ModelSet, standin_size: str, runtime: str) -> None:
+    """ContractError when a network file of ``model_set`` uses operators ONNX Runtime cannot run."""
+    for network in model_set.networks:
+        refuse_tensorrt_plugins(choose_model_file(models_dir, network, model_set, standin_size), network.key, runtime)
+
+
 class OnnxProfile:
-    """Native ``onnxruntime`` backend on the GPU, optionally with its TensorRT accelerator."""
+    """Native ``onnxruntime`` backend on the GPU, optionally with its TensorRT accelerator.
+
+    ``ort_trt_cache``: folder of the accelerator's engine and timing caches (default: ``<models>/ort_trt_cache``).
+    """
 
     name = "onnx"
     gates = False
 
-    def __init__(self, tensorrt_accelerator: bool = False):
+    def __init__(self, tensorrt_accelerator: bool = False, ort_trt_cache: Path | None = None):
         self.tensorrt_accelerator = tensorrt_accelerator
+        self.ort_trt_cache = ort_trt_cache
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
-        """Nothing to check beyond the model files the repository writer already requires."""
+        """ONNX Runtime can run every network file (no TensorRT plugin operators)."""
+        refuse_onnx_runtime_unrunnable(models_dir, model_set, standin_size, "the onnxruntime backend")
+        if self.ort_trt_cache is None:
+            self.ort_trt_cache = models_dir / "ort_trt_cache"
+        self.ort_trt_cache = Path(self.ort_trt_cache).resolve()
+        if self.tensorrt_accelerator:
+            self.ort_trt_cache.mkdir(parents=True, exist_ok=True)
 
     def network_model(
         self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
@@ -167,15 +237,19 @@ class OnnxProfile:
     ) -> NetworkModel:
         contract = network.contract
         place_model_file(model_file, version_dir / "model.onnx")
-        scheduling = gpu_scheduling(network, frame_batch_limit(contract, model_file))
+        max_batch = frame_batch_limit(contract, model_file)
+        scheduling = gpu_scheduling(network, max_batch)
+        profiles = input_profiles(contract, max_batch)
         if self.tensorrt_accelerator:
             precision = network.gpu.precision("default")
-            runtime, extra = "onnxruntime backend, TensorRT accelerator (CUDA fallback)", (
-                onnx_tensorrt_accelerator(precision),
-            )
+            runtime = "onnxruntime backend, TensorRT accelerator (CUDA fallback)"
+            accelerator = onnx_tensorrt_accelerator(precision, profiles, onnx_dynamic_inputs(model_file),
+                                                    self.ort_trt_cache)
+            extra: tuple[str, ...] = (accelerator,)
         else:
             precision, runtime, extra = "fp32", "onnxruntime backend, CUDA", ()
-        params = params | {"profile": self.name, "precision": precision, "runtime": runtime}
+        params = params | {"profile": self.name, "precision": precision, "runtime": runtime} | ORT_CUDA_PARAMETERS
+        extra += (network_warmup(contract, max_batch),)
         config = scheduled_config(model, doc, 'backend: "onnxruntime"', contract, scheduling, params, extra)
         return NetworkModel(config, None)
 
@@ -191,7 +265,11 @@ class TensorRtProfile:
         self.manifest: EngineManifest = read_manifest(self.engines_dir)
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
-        """Every network has a plan built from the very ONNX file it would serve; checked before writing."""
+        """Every network has a plan built from the very ONNX file it would serve, by the TensorRT and on the
+        GPU model of this machine (where it has them: ``engine_host``); checked before writing."""
+        here = probe_plan_host()
+        if here is not None:
+            check_plan_host(self.manifest.host, here, self.engines_dir)
         if self.manifest.families != model_set.describe():
             raise FileNotFoundError(
                 f"the plans in {self.engines_dir} are for the families {self.manifest.families!r}, "
@@ -209,28 +287,50 @@ class TensorRtProfile:
         plan, record = plan_for(self.engines_dir, self.manifest, contract.key, model_file)
         place_model_file(plan, version_dir / "model.plan")
         scheduling = gpu_scheduling(network, record.max_batch)
+        host = self.manifest.host
         params = params | {
             "profile": self.name,
             "precision": record.precision,
-            "runtime": f"tensorrt {self.manifest.tensorrt_version} plan ({self.manifest.precision_mode} mode)",
+            "tf32": "on" if record.tf32 else "off",
+            "runtime": f"tensorrt {host.tensorrt} plan ({self.manifest.precision_mode} mode)",
+            "built_on": f"{host.gpu} (compute capability {host.compute_capability})",
         }
-        config = scheduled_config(model, doc, 'platform: "tensorrt_plan"', contract, scheduling, params)
+        warmup = network_warmup(contract, record.max_batch, self.manifest.max_prompts)
+        config = scheduled_config(model, doc, 'platform: "tensorrt_plan"', contract, scheduling, params, (warmup,))
         return NetworkModel(config, None)
 
 
 class PyTorchProfile:
     """Python-backend models running the network in PyTorch (``gazesam_triton.torch_model``).
 
-    ``KIND_CPU`` instances so the same repository also loads on a CPU-only server; the adapter moves
-    the network to CUDA itself when PyTorch sees a GPU (and logs which device it uses).
+    ``device="cuda"`` (the GPU deployment): ``KIND_GPU`` instances, each on the GPU Triton assigns it
+    (``model_instance_device_id``), and ``require_cuda`` so an instance that finds no CUDA refuses to load
+    instead of serving on the CPU; TF32 on for FP32 matmuls and convolutions (stated as ``tf32``).
+    ``device="cpu"``: ``KIND_CPU`` instances on the CPU, for a server without a GPU (the embedded one here).
     """
 
     name = "pytorch"
     gates = False
     adapter = "from gazesam_triton.torch_model import TritonPythonModel  # noqa: F401"
 
+    def __init__(self, device: str = "cuda"):
+        if device not in TORCH_DEVICES:
+            raise ValueError(f"unknown PyTorch device {device!r}; choose one of {', '.join(TORCH_DEVICES)}")
+        self.device = device
+
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
-        """The adapter converts ``model.onnx`` when the server loads it; nothing to build beforehand."""
+        """Every operator of every network file has a PyTorch implementation (needs PyTorch here)."""
+        try:
+            from gazesam.onnx_torch import unsupported_nodes
+        except ImportError as exc:
+            raise ContractError(f"the pytorch profile needs PyTorch to check the graphs it will serve ({exc.name} "
+                                "is missing): 'make pytorch' or 'pip install -r requirements-pytorch.txt'") from None
+        for network in model_set.networks:
+            path = choose_model_file(models_dir, network, model_set, standin_size)
+            missing = unsupported_nodes(path)
+            if missing:
+                raise ContractError(f"{network.key} ({path.name}) cannot be served by the pytorch profile: "
+                                    + "; ".join(missing))
 
     def network_model(
         self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
@@ -238,31 +338,39 @@ class PyTorchProfile:
     ) -> NetworkModel:
         contract = network.contract
         place_model_file(model_file, version_dir / "model.onnx")
-        scheduling = gpu_scheduling(network, frame_batch_limit(contract, model_file), kind="KIND_CPU")
-        scheduling = replace(scheduling, count_reason=f"{scheduling.count_reason}; KIND_CPU: the adapter picks CUDA")
+        max_batch = frame_batch_limit(contract, model_file)
+        on_gpu = self.device == "cuda"
+        scheduling = gpu_scheduling(network, max_batch, kind="KIND_GPU" if on_gpu else "KIND_CPU")
+        where = ("KIND_GPU: each instance runs on the GPU Triton assigns it" if on_gpu
+                 else "KIND_CPU: a server without a GPU")
+        scheduling = replace(scheduling, count_reason=f"{scheduling.count_reason}; {where}")
         params = params | {
             "profile": self.name,
             "precision": "fp32",
-            "runtime": "pytorch (python backend; CUDA when present, else CPU)",
+            "tf32": "on" if on_gpu else "off",
+            "require_cuda": "1" if on_gpu else "0",
+            "runtime": "pytorch (python backend, CUDA)" if on_gpu else "pytorch (python backend, CPU)",
         }
-        config = scheduled_config(model, doc, 'backend: "python"', contract, scheduling, params)
+        warmup = network_warmup(contract, max_batch)
+        config = scheduled_config(model, doc, 'backend: "python"', contract, scheduling, params, (warmup,))
         return NetworkModel(config, self.adapter)
 
 
 NetworkProfile = CpuProfile | OnnxProfile | TensorRtProfile | PyTorchProfile
 
 
-def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool = False) -> NetworkProfile:
+def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool = False,
+                 ort_trt_cache: Path | None = None, torch_device: str = "cuda") -> NetworkProfile:
     """The profile called ``name``."""
     if name == "cpu":
         return CpuProfile()
     if name == "onnx":
-        return OnnxProfile(onnx_tensorrt)
+        return OnnxProfile(onnx_tensorrt, ort_trt_cache)
     if name == "tensorrt":
         if engines_dir is None:
             raise ValueError("the tensorrt profile needs the engines folder (--engines)")
         return TensorRtProfile(engines_dir)
     if name == "pytorch":
-        return PyTorchProfile()
+        return PyTorchProfile(torch_device)
     raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
 

@@ -79,6 +79,17 @@ def frame_batch_limit(contract: NetworkContract, onnx_path: str | Path) -> int:
     return ENCODER_MAX_BATCH if batches_frames(contract) and onnx_leading_axes_dynamic(onnx_path) else 0
 
 
+def onnx_dynamic_inputs(path: str | Path) -> frozenset[str]:
+    """Names of the graph inputs of the ONNX file at ``path`` with at least one dynamic axis."""
+    model = onnx.load(str(path), load_external_data=False)
+    initializers = {init.name for init in model.graph.initializer}
+    return frozenset(
+        value.name
+        for value in model.graph.input
+        if value.name not in initializers and any(not d.HasField("dim_value") for d in value.type.tensor_type.shape.dim)
+    )
+
+
 def input_profiles(contract: NetworkContract, max_batch: int, max_prompts: int = MAX_PROMPTS) -> tuple[InputProfile, ...]:
     """Shapes of every input of ``contract`` for a TensorRT profile.
 
@@ -100,3 +111,17 @@ def input_profiles(contract: NetworkContract, max_batch: int, max_prompts: int =
             low = opt = high = 1 if lead == -1 else lead
         profiles.append(InputProfile(spec.name, (low, *rest), (opt, *rest), (high, *rest)))
     return tuple(profiles)
+
+
+def shape_levels(profiles: tuple[InputProfile, ...]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """The distinct input shapes a profile admits at its ends and optimum: ``{"min": {input: shape}, ...}``.
+
+    What warm-up must run so that every engine or algorithm choice of the profile exists before the
+    first real request (levels with the same shapes as an earlier one are left out).
+    """
+    levels: dict[str, dict[str, tuple[int, ...]]] = {}
+    for level in ("min", "opt", "max"):
+        shapes = {p.name: getattr(p, level) for p in profiles}
+        if shapes not in levels.values():
+            levels[level] = shapes
+    return levels

@@ -1,6 +1,7 @@
 """docker/ checked without a Docker engine: the Dockerfile parses into known instructions, every COPY/ADD
-source exists in the repository, image tags are pinned to the NGC release of Triton 2.51, and the
-compose file parses with its paths present."""
+source exists in the repository, the NGC tag and the versions that must match it are pinned once (the
+Dockerfile's ARGs) and followed by compose.yaml, the image runs its own Python and stub as a non-root user
+with its state on a volume, and the compose file parses with its paths present and the GPU memory flags."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from build_engines.engine_host import SUPPORTED_TENSORRT_MAJOR
+from perf.gpu_server import GPU_SERVER_FLAGS
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
 
 INSTRUCTIONS = {"FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME", "USER",
                 "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"}
-# NGC release of each Triton server release this project pins (Triton release notes: 24.10 = 2.51.0).
-NGC_RELEASE = {"2.51.0": "24.10"}
+# Triton release of each NGC tritonserver release (release notes: 25.06 = Triton 2.59.0, TensorRT 10.11,
+# Ubuntu 24.04 with Python 3.12, CUDA 12.9, the last CUDA 12 release).
+TRITON_OF_NGC = {"25.06": "2.59.0"}
 
 
 def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
@@ -39,10 +44,16 @@ def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
     return instructions
 
 
-def pinned_triton_release() -> str:
-    pin = re.search(r"^tritonclient\[[^\]]*\]==([\d.]+)", (ROOT / "requirements.txt").read_text(), re.M)
-    assert pin, "requirements.txt pins no tritonclient"
-    return NGC_RELEASE[pin.group(1)]
+def release_args(instructions: list[tuple[str, str]]) -> dict[str, str]:
+    """The Dockerfile's ``ARG NAME=value`` lines before its FROM: the one place for the release and its versions."""
+    args = {}
+    for keyword, value in instructions:
+        if keyword == "FROM":
+            break
+        if keyword == "ARG" and "=" in value:
+            name, _, default = value.partition("=")
+            args[name] = default
+    return args
 
 
 def assert_pinned(image: str) -> None:
@@ -61,17 +72,47 @@ def compose() -> dict:
 
 
 def test_dockerfile_parses_into_known_instructions(instructions):
-    assert instructions[0][0] == "FROM"
+    first_non_arg = next(keyword for keyword, _ in instructions if keyword != "ARG")
+    assert first_non_arg == "FROM"  # only ARGs (the release pins) may come before FROM
     unknown = [keyword for keyword, _ in instructions if keyword.upper() not in INSTRUCTIONS or keyword != keyword.upper()]
     assert not unknown, f"unknown or lower-case instructions: {unknown}"
     assert all(args for _, args in instructions), "an instruction without arguments"
 
 
-def test_dockerfile_base_is_the_ngc_release_of_the_pinned_triton(instructions):
-    bases = [args.split()[0] for keyword, args in instructions if keyword == "FROM"]
-    assert bases == [f"nvcr.io/nvidia/tritonserver:{pinned_triton_release()}-py3"]
-    for base in bases:
-        assert_pinned(base)
+def test_dockerfile_pins_the_release_and_its_matching_versions_in_one_place(instructions):
+    args = release_args(instructions)
+    assert set(args) == {"NGC_RELEASE", "TRITON_VERSION", "TENSORRT_VERSION", "POLYGRAPHY_VERSION"}
+    assert all(re.fullmatch(r"[\d.]+", value) for value in args.values()), args
+    assert TRITON_OF_NGC[args["NGC_RELEASE"]] == args["TRITON_VERSION"]
+    assert args["TENSORRT_VERSION"].split(".")[0] == str(SUPPORTED_TENSORRT_MAJOR)
+    bases = [value.split()[0] for keyword, value in instructions if keyword == "FROM"]
+    assert bases == ["nvcr.io/nvidia/tritonserver:${NGC_RELEASE}-py3"]
+    runs = " ".join(value for keyword, value in instructions if keyword == "RUN")
+    for name in ("TRITON_VERSION", "TENSORRT_VERSION", "POLYGRAPHY_VERSION"):
+        assert f"${{{name}}}" in runs, name  # installed from the pinned value, not restated
+
+
+def test_image_uses_its_own_python_and_stub_runs_non_root_with_state_on_a_volume(instructions):
+    runs = " ".join(value for keyword, value in instructions if keyword == "RUN")
+    assert "python_backend_stub" not in runs and "venv" not in runs  # no stub swap, no second Python
+    assert "python3 -m pip install --no-deps /opt/gazesam" in runs  # the project as a package
+    users = [value for keyword, value in instructions if keyword == "USER"]
+    assert users == ["triton-server"]
+    volumes = [value for keyword, value in instructions if keyword == "VOLUME"]
+    assert volumes == ['["/var/lib/gazesam"]']
+    assert any(k == "CMD" and "/var/lib/gazesam/model_repository" in v for k, v in instructions)
+
+
+def test_dockerignore_leaves_out_what_is_built_here():
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {".git", ".venv", "models", "output", "perf/out", "model_repository", "model_repository_*"} <= ignored
+
+
+def test_torch_builds_are_pinned_per_cuda_major():
+    for major, torch_version in (("12", "2.10.0"), ("13", "2.13.0")):
+        text = (DOCKER / f"requirements-pytorch-cu{major}.txt").read_text()
+        assert f"torch=={torch_version}" in text and f"CUDA {major}" in text
 
 
 def test_every_copy_source_exists_in_the_build_context(instructions, compose):
@@ -85,32 +126,37 @@ def test_every_copy_source_exists_in_the_build_context(instructions, compose):
             assert (context / source).exists(), f"COPY source {source} is not in the repository"
 
 
-def test_dockerfile_makes_the_project_importable_for_the_stub(instructions):
-    runs = " ".join(args for keyword, args in instructions if keyword == "RUN")
-    assert "gazesam.pth" in runs and "/opt/gazesam/python_backend" in runs
-    assert "python_backend_stubs/3.11/triton_python_backend_stub" in runs
-
-
-def test_compose_services_use_pinned_images_and_existing_paths(compose):
+def test_compose_services_use_pinned_images_and_existing_paths(compose, instructions):
     services = compose["services"]
     assert set(services) >= {"server", "perf"}
-    release = pinned_triton_release()
+    release = release_args(instructions)["NGC_RELEASE"]
     assert services["perf"]["image"] == f"nvcr.io/nvidia/tritonserver:{release}-py3-sdk"
+    assert services["server"]["image"] == f"gazesam-triton:{release}"
     for service in services.values():
         assert_pinned(service["image"])
     build = services["server"]["build"]
     assert (DOCKER / build["context"] / build["dockerfile"]).is_file()
     for volume in services["server"]["volumes"] + services["perf"]["volumes"]:
         host = volume.split(":")[0]
+        if host in compose["volumes"]:  # a named volume: the server's state
+            continue
         if not host.startswith("../../shared"):  # ../shared sits beside the checkout, not in it
             assert (DOCKER / host).exists(), volume
+    assert "gazesam-state:/var/lib/gazesam" in services["server"]["volumes"]
     assert all(port.startswith("127.0.0.1:") for port in services["server"]["ports"]), "ports must stay local"
     assert "perf_analyzer" in services["perf"]["command"]
     assert "server:8001" in services["perf"]["command"]
 
 
+def test_compose_server_gets_the_gpu_memory_flags(compose):
+    command = compose["services"]["server"]["command"]
+    assert set(GPU_SERVER_FLAGS) <= set(command)
+
+
 def test_requirements_files_are_pinned():
-    for name in ("requirements.txt", "requirements-gpu.txt", "requirements-pytorch.txt"):
+    names = ("requirements.txt", "requirements-pytorch.txt", "docker/requirements-ngc.txt",
+             "docker/requirements-pytorch-cu12.txt", "docker/requirements-pytorch-cu13.txt")
+    for name in names:
         for line in (ROOT / name).read_text().splitlines():
             requirement = line.split("#")[0].strip()
             if requirement:

@@ -21,6 +21,7 @@ from build_engines.calibration import (
     record_network_inputs,
     run_frames,
 )
+from build_engines.engine_host import PlanHost
 from build_engines.engine_manifest import EngineManifest, PlanRecord, file_sha256, plan_for, read_manifest, write_manifest
 from build_engines.frames import FramesError, load_frames, spread_indices
 from build_engines.precision import needs_calibration, network_precisions
@@ -254,8 +255,9 @@ def test_pipeline_agreement_over_real_frames(cpu_repository, photos):
 def test_manifest_round_trip_and_stale_plans(tmp_path, cpu_repository):
     onnx_file = cpu_repository / "face_detector" / "1" / "model.onnx"
     (tmp_path / "face_detector.plan").write_bytes(b"plan bytes")
-    manifest = EngineManifest("default", "10.5.0", InProcessPipeline(cpu_repository).model_set.describe(), MAX_PROMPTS,
-                              {"face": PlanRecord("face_detector.plan", "fp16", 0, file_sha256(onnx_file), "real")})
+    manifest = EngineManifest("default", PlanHost("10.11.0.33", "NVIDIA H200", "9.0"),
+                              InProcessPipeline(cpu_repository).model_set.describe(), MAX_PROMPTS,
+                              {"face": PlanRecord("face_detector.plan", "fp16", 0, file_sha256(onnx_file), "real", True)})
     write_manifest(tmp_path, manifest)
     assert read_manifest(tmp_path) == manifest
     plan, record = plan_for(tmp_path, manifest, "face", onnx_file)
@@ -279,4 +281,4 @@ def test_engines_without_tensorrt_exits_with_one_clear_line():
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().count("\n") == 0 and "requirements-gpu.txt" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "docker/Dockerfile" in result.stderr

@@ -19,6 +19,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from build_engines.__main__ import main as build_engines
+from build_engines.engine_host import PlanHost
 from build_engines.engine_manifest import EngineManifest, PlanRecord, file_sha256, write_manifest
 from build_engines.manifest import choose_model_file
 from build_engines.profiles import ORDER_NOTE
@@ -67,7 +68,8 @@ def fake_engines(folder: Path, precision_mode: str = "default") -> Path:
         plans[network.key] = PlanRecord(f"{model}.plan", "int8" if network.key == "gaze" else "fp16",
                                         ENCODER_MAX_BATCH if network.key == "sam_encoder" else 0,
                                         file_sha256(onnx_file), "x")
-    write_manifest(folder, EngineManifest(precision_mode, "10.5.0", STANDIN_SET.describe(), MAX_PROMPTS, plans))
+    write_manifest(folder, EngineManifest(precision_mode, PlanHost("10.11.0.33", "NVIDIA H200", "9.0"),
+                                          STANDIN_SET.describe(), MAX_PROMPTS, plans))
     return folder
 
 
@@ -81,7 +83,7 @@ def repos(tmp_path_factory) -> dict[str, Path]:
         "cpu": generate(tmp, "cpu"),
         "onnx": generate(tmp, "onnx"),
         "tensorrt": generate(tmp, "tensorrt", "--engines", str(engines)),
-        "pytorch": generate(tmp, "pytorch"),
+        "pytorch": generate(tmp, "pytorch", "--torch-device", "cpu"),  # served here, on the CPU
     }
 
 

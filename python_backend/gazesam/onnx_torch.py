@@ -3,9 +3,12 @@
 The networks exist here only as ONNX files (upstream ships no PyTorch weights we can load), so the
 ``pytorch`` profile runs each file's graph node by node with ``torch`` operators: weights become tensors
 on the chosen device (CUDA when present), and every node maps to its torch equivalent. Covered: the
-operators of the served networks (real face detector and YOLOX, every stand-in); any other operator
-fails at load with its name, never mid-stream. A maintained converter (onnx2torch) was the first
-choice, but it imports torchvision, which has no CPU build for this PyTorch.
+operators of the served networks (the real offline families, every stand-in, YOLO-NAS's
+``NonMaxSuppression`` included); any other operator is refused when the repository is written
+(:func:`unsupported_nodes`) and fails at load with its name, never mid-stream. Constants are placed by
+their use (:mod:`gazesam.onnx_torch_placement`): shape arithmetic stays on the CPU, everything computed
+with goes to the device. A maintained converter (onnx2torch) was the first choice, but it imports
+torchvision, which has no CPU build for this PyTorch.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import onnx
 import torch
 import torch.nn.functional as F
 from onnx import helper, numpy_helper
+
+from .onnx_torch_placement import DEVICE, HOST, SOURCE_OPS, GraphNode, host_values, placement_problems
 
 Attrs = dict[str, object]
 OpFn = Callable[[list, Attrs], list]
@@ -82,9 +87,12 @@ def _slice(i: list, a: Attrs) -> list:
     steps = _ints(i[4]) if len(i) > 4 and i[4] is not None else [1] * len(starts)
     index = [slice(None)] * x.dim()
     for start, end, axis, step in zip(starts, ends, axes, steps):
-        if step < 1:
-            raise NotImplementedError("Slice with a negative step")
         size = x.shape[axis]
+        if step < 0:  # ONNX: start clamps to [0, size-1], end to [-1, size-1] after negatives wrap once
+            start = max(0, min(start + size if start < 0 else start, size - 1))
+            end = max(-1, min(end + size if end < 0 else end, size - 1))
+            x = torch.index_select(x, axis, torch.arange(start, end, step, device=x.device))
+            continue
         index[axis] = slice(max(-size, min(start, size)), max(-size, min(end, size)), step)
     return [x[tuple(index)]]
 
@@ -178,6 +186,104 @@ def _topk(i: list, a: Attrs) -> list:
     return [values, indices]
 
 
+def _gemm(i: list, a: Attrs) -> list:
+    x = i[0].transpose(0, 1) if a.get("transA", 0) else i[0]
+    w = i[1].transpose(0, 1) if a.get("transB", 0) else i[1]
+    y = float(a.get("alpha", 1.0)) * (x @ w)
+    if len(i) > 2 and i[2] is not None:
+        y = y + float(a.get("beta", 1.0)) * i[2]
+    return [y]
+
+
+def _pad(i: list, a: Attrs) -> list:
+    x = i[0]
+    pads = _ints(i[1]) if len(i) > 1 else list(a["pads"])
+    rank = x.dim()
+    axes = [k % rank for k in _ints(i[3])] if len(i) > 3 and i[3] is not None else list(range(rank))
+    begin, end = pads[: len(axes)], pads[len(axes):]
+    torch_pads: list[int] = []
+    for axis in reversed(range(rank)):  # torch lists the last axis first
+        k = axes.index(axis) if axis in axes else None
+        torch_pads += [begin[k], end[k]] if k is not None else [0, 0]
+    mode = a.get("mode", b"constant").decode()
+    value = float(i[2].reshape(-1)[0]) if len(i) > 2 and i[2] is not None and i[2].numel() else 0.0
+    if mode == "constant":
+        return [F.pad(x, torch_pads, value=value)]
+    return [F.pad(x, torch_pads, mode={"reflect": "reflect", "edge": "replicate"}[mode])]
+
+
+def _constant_of_shape(i: list, a: Attrs) -> list:
+    value = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1, np.float32)
+    return [torch.full(_ints(i[0]), value.reshape(-1)[0].item(), dtype=torch.from_numpy(value.copy()).dtype)]
+
+
+def _one_hot(i: list, a: Attrs) -> list:
+    indices, depth, values = i[0].long(), _ints(i[1])[0], i[2]
+    indices = torch.where(indices < 0, indices + depth, indices)
+    hot = F.one_hot(indices.clamp(0, depth - 1), depth).bool() & ((indices >= 0) & (indices < depth)).unsqueeze(-1)
+    out = torch.where(hot, values[1], values[0])
+    return [out.movedim(-1, int(a.get("axis", -1)) % out.dim())]
+
+
+def _arg_max(i: list, a: Attrs) -> list:
+    if a.get("select_last_index", 0):
+        raise NotImplementedError("ArgMax with select_last_index")
+    return [torch.argmax(i[0], dim=int(a.get("axis", 0)), keepdim=bool(a.get("keepdims", 1)))]
+
+
+def _range(i: list, a: Attrs) -> list:
+    start, limit, delta = (t.reshape(-1)[0].item() for t in i)
+    return [torch.arange(start, limit, delta, dtype=i[0].dtype)]
+
+
+def _expand(i: list, a: Attrs) -> list:
+    return [i[0].expand(torch.broadcast_shapes(i[0].shape, tuple(_ints(i[1]))))]
+
+
+def _corner_boxes(boxes: torch.Tensor, center_point_box: int) -> torch.Tensor:
+    """[N, 4] boxes as (x1, y1, x2, y2) with x1 <= x2, y1 <= y2 (ONNX allows either diagonal, or centre-size)."""
+    if center_point_box:
+        cx, cy, w, h = boxes.unbind(-1)
+        return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
+    y1, x1, y2, x2 = boxes.unbind(-1)  # ONNX's default coding is [y1, x1, y2, x2]
+    return torch.stack([torch.minimum(x1, x2), torch.minimum(y1, y2), torch.maximum(x1, x2), torch.maximum(y1, y2)], -1)
+
+
+def _greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float, limit: int) -> list[int]:
+    """Indices kept by greedy NMS over ``boxes`` [N, 4] (corners) in descending ``scores`` order, at most ``limit``."""
+    order = torch.argsort(scores, descending=True, stable=True)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep: list[int] = []
+    while order.numel() and len(keep) < limit:
+        best, rest = int(order[0]), order[1:]
+        keep.append(best)
+        low = torch.maximum(boxes[best, :2], boxes[rest, :2])
+        high = torch.minimum(boxes[best, 2:], boxes[rest, 2:])
+        inter = (high - low).clamp(min=0).prod(dim=1)
+        iou = inter / (area[best] + area[rest] - inter)
+        order = rest[~(iou > iou_threshold)]  # ONNX suppresses boxes whose IoU exceeds the threshold
+    return keep
+
+
+def _non_max_suppression(i: list, a: Attrs) -> list:
+    """ONNX NonMaxSuppression on the CPU: [num_selected, 3] int64 rows of (batch, class, box index)."""
+    boxes, scores = i[0].detach().cpu().float(), i[1].detach().cpu().float()  # [B, N, 4], [B, C, N]
+    present = [t is not None and t.numel() > 0 for t in (i + [None] * 5)[2:5]]
+    limit = _ints(i[2])[0] if present[0] else 0
+    iou_threshold = float(i[3].reshape(-1)[0]) if present[1] else 0.0
+    score_threshold = float(i[4].reshape(-1)[0]) if present[2] else None
+    selected = []
+    for b in range(boxes.shape[0]):
+        corners = _corner_boxes(boxes[b], int(a.get("center_point_box", 0)))
+        for c in range(scores.shape[1]):
+            candidates = torch.arange(scores.shape[2])
+            if score_threshold is not None:
+                candidates = candidates[scores[b, c] > score_threshold]
+            kept = _greedy_nms(corners[candidates], scores[b, c, candidates], iou_threshold, limit)
+            selected += [(b, c, int(candidates[k])) for k in kept]
+    return [torch.tensor(selected, dtype=torch.int64).reshape(-1, 3)]
+
+
 _TORCH_DTYPES = {
     onnx.TensorProto.FLOAT: torch.float32, onnx.TensorProto.FLOAT16: torch.float16,
     onnx.TensorProto.INT64: torch.int64, onnx.TensorProto.INT32: torch.int32,
@@ -222,16 +328,33 @@ def _op(node: onnx.NodeProto, opset: int) -> OpFn:
         "ReduceMean": lambda i, a: _reduce(lambda x, ax, k: x.mean(dim=ax, keepdim=k), i, a),
         "ReduceSum": lambda i, a: _reduce(lambda x, ax, k: x.sum(dim=ax, keepdim=k), i, a),
         "ReduceMax": lambda i, a: _reduce(lambda x, ax, k: x.amax(dim=ax, keepdim=k), i, a),
+        "NonMaxSuppression": _non_max_suppression,
+        "Gemm": _gemm, "Pad": _pad, "ConstantOfShape": _constant_of_shape, "OneHot": _one_hot, "ArgMax": _arg_max,
+        "Range": _range, "Expand": _expand,
+        "Tile": lambda i, a: [i[0].repeat(*_ints(i[1]))],
+        "Not": lambda i, a: [torch.logical_not(i[0])],
     }
     if t not in table:
         raise NotImplementedError(f"ONNX operator {t!r} (node {node.name!r}) is not supported by the pytorch profile")
     return table[t]
 
 
-def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Weights go to ``device``; integer constants (shapes, indices, axes) stay on the CPU, as shapes are read there."""
-    tensor = torch.from_numpy(np.array(array, copy=True))
-    return tensor.to(device) if tensor.is_floating_point() else tensor
+def _opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+
+
+def unsupported_nodes(path: str | Path) -> list[str]:
+    """One line per operator type of the ONNX file at ``path`` that this runtime cannot execute (first node named)."""
+    model = onnx.load(str(path), load_external_data=False)
+    missing: dict[str, str] = {}
+    for node in model.graph.node:
+        if node.op_type == "Constant" or node.op_type in missing:
+            continue
+        try:
+            _op(node, _opset(model))
+        except NotImplementedError:
+            missing[node.op_type] = f"ONNX operator {node.op_type!r} (node {node.name!r}) has no PyTorch implementation here"
+    return list(missing.values())
 
 
 class OnnxTorchGraph:
@@ -243,28 +366,53 @@ class OnnxTorchGraph:
 
     def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
         model = onnx.load(str(path))
+        self.path = Path(path)
         self.device = torch.device(device)
-        opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+        opset = _opset(model)
         graph = model.graph
-        self._constants = {init.name: _to_device(numpy_helper.to_array(init), self.device) for init in graph.initializer}
+        arrays = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
         self._nodes = []
+        self._graph_nodes: list[GraphNode] = []
         for node in graph.node:
             if node.op_type == "Constant":
-                value = numpy_helper.to_array(helper.get_attribute_value(node.attribute[0]))
-                self._constants[node.output[0]] = _to_device(value, self.device)
+                arrays[node.output[0]] = numpy_helper.to_array(helper.get_attribute_value(node.attribute[0]))
                 continue
             attrs = {attr.name: helper.get_attribute_value(attr) for attr in node.attribute}
             self._nodes.append((_op(node, opset), list(node.input), list(node.output), attrs))
-        self.input_names = [v.name for v in graph.input if v.name not in self._constants]
+            self._graph_nodes.append(GraphNode(node.op_type, node.name, tuple(node.input), tuple(node.output)))
+        self.input_names = [v.name for v in graph.input if v.name not in arrays]
         self.output_names = [v.name for v in graph.output]
+        self.host_values = host_values(self._graph_nodes, arrays, self.input_names, self.output_names)
+        self._constants = {
+            name: torch.from_numpy(np.array(array, copy=True)).to("cpu" if name in self.host_values else self.device)
+            for name, array in arrays.items()
+        }
+        # outputs of source operators (made on the CPU) that the device computes with
+        self._to_device = {name for node in self._graph_nodes if node.op in SOURCE_OPS
+                           for name in node.outputs if name not in self.host_values}
 
-    @torch.inference_mode()
-    def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+    def _run(self, inputs: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor | None]:
         values: dict[str, torch.Tensor | None] = dict(self._constants)
         values[""] = None  # an omitted optional input
         for name in self.input_names:
-            values[name] = torch.from_numpy(np.ascontiguousarray(inputs[name])).to(self.device)
+            values[name] = torch.from_numpy(np.ascontiguousarray(inputs[name])).to(device)
         for fn, names_in, names_out, attrs in self._nodes:
             results = fn([values[n] for n in names_in], attrs)
-            values.update(zip(names_out, results))
+            values.update((name, r.to(device) if name in self._to_device else r) for name, r in zip(names_out, results))
+        return values
+
+    @torch.inference_mode()
+    def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        values = self._run(inputs, self.device)
         return {name: values[name].detach().cpu().numpy() for name in self.output_names}
+
+    @torch.inference_mode()
+    def checked_run(self, **inputs: np.ndarray) -> tuple[dict[str, np.ndarray], list[str]]:
+        """Run on the CPU; the outputs, and every operator that would mix devices were this graph on a GPU (see
+        :mod:`gazesam.onnx_torch_placement`; empty when a GPU run places every tensor consistently)."""
+        values = self._run(inputs, torch.device("cpu"))
+        tags = {name: DEVICE for name in self.input_names}
+        tags |= {name: HOST if name in self.host_values else DEVICE for name in self._constants}
+        arrays = {name: value.detach().numpy() for name, value in values.items() if value is not None}
+        return ({name: arrays[name] for name in self.output_names},
+                placement_problems(self._graph_nodes, tags, arrays, self.host_values))

@@ -27,7 +27,8 @@ from .responses import error_response, output_response
 class NetworkModel:
     """Base of ``onnx_model`` and ``torch_model``: a runtime subclass only implements :meth:`open`."""
 
-    def open(self, path: Path, contract: NetworkContract) -> CheckedNetwork:
+    def open(self, path: Path, contract: NetworkContract, args: dict, params: dict[str, str]) -> CheckedNetwork:
+        """The network at ``path``; ``args`` are Triton's (instance kind, device id), ``params`` the config's."""
         raise NotImplementedError
 
     def initialize(self, args: dict) -> None:
@@ -38,7 +39,7 @@ class NetworkModel:
         regenerate = f"'python -m build_engines repository --models {params['model_set']} --profile {params['profile']}'"
         try:
             contract = model_set(params["model_set"], params["families"]).network(params["network"]).contract
-            self.network = self.open(path, contract)
+            self.network = self.open(path, contract, args, params)
         except (ModelFileError, ContractError) as exc:  # one clear line in Triton's log, not a chained trace
             raise RuntimeError(f"{self.name}: {exc} Then regenerate the repository: {regenerate} "
                                "(or run 'make setup').") from None

