@@ -3,6 +3,7 @@
 Each request is answered on its own: a bad request gets an error response naming the problem,
 and the other requests of the batch are unaffected. Stateful steps run under Triton's sequence
 batcher: the request's correlation ID names its stream, its flags mark the stream's start and end.
+Every request also updates the pipeline's metrics (:mod:`gazesam.pipeline_metrics`).
 """
 
 from __future__ import annotations
@@ -14,18 +15,21 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from gazesam.networks import model_set
+from gazesam.pipeline_metrics import initial_updates, step_updates
 from gazesam.settings import load_settings
 from gazesam.steps import python_steps
 from gazesam.streams import StepInstance
 
 from .request_inputs import checked_inputs
+from .step_metrics import StepMetrics
 
 _START = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_START
 _END = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_END
 
 
-def _respond(instance: StepInstance, request) -> "pb_utils.InferenceResponse":
+def _respond(instance: StepInstance, metrics: StepMetrics, request) -> "pb_utils.InferenceResponse":
     step = instance.step
+    outputs, error = None, None
     try:
         inputs = checked_inputs(request, step.inputs)  # sizes checked before anything is read
         flags = request.flags()
@@ -34,9 +38,12 @@ def _respond(instance: StepInstance, request) -> "pb_utils.InferenceResponse":
             pb_utils.Tensor(spec.name, np.ascontiguousarray(outputs[spec.name], dtype=spec.np_dtype))
             for spec in step.outputs
         ]
-        return pb_utils.InferenceResponse(output_tensors=tensors)
+        response = pb_utils.InferenceResponse(output_tensors=tensors)
     except Exception as exc:  # answer this request with the error; keep serving the rest
-        return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{step.name}: {exc}"))
+        outputs, error = None, exc
+        response = pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{step.name}: {exc}"))
+    metrics.apply(step_updates(step, instance.streams, outputs, error))
+    return response
 
 
 class TritonPythonModel:
@@ -48,6 +55,7 @@ class TritonPythonModel:
         served = model_set(params["model_set"], params["families"])
         self.settings = load_settings(model_set=served)
         self.instance = StepInstance(python_steps(served)[args["model_name"]], self.settings)
+        self.metrics = StepMetrics(initial_updates(self.instance.step))
 
     def execute(self, requests: list) -> list:
-        return [_respond(self.instance, request) for request in requests]
+        return [_respond(self.instance, self.metrics, request) for request in requests]
