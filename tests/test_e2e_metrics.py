@@ -9,8 +9,11 @@ refuses it (Triton's ``nv_inference_request_failure`` counts it); one whose star
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,10 +22,15 @@ from tritonclient.utils import InferenceServerException
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import MAX_STREAMS, Status
 from gazesam.pipeline_metrics import PIPELINE_METRICS
+from gazesam_triton.server_process import free_port
 
 from real_media import downscaled_clip
 
 pytestmark = pytest.mark.e2e
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+DASHBOARD = DEPLOY / "helm" / "gazesam" / "dashboards" / "gazesam.json"
+ADAPTER_VALUES = DEPLOY / "prometheus-adapter" / "values.yaml"
 
 _SAMPLE = re.compile(r'^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$')
 
@@ -88,3 +96,28 @@ def test_metrics_follow_a_known_sequence_of_requests(server):
     later_steps = [v for (name, labels), v in done.items()
                    if name == "gazesam_step_failures_total" and ("model", "frame_check") not in labels]
     assert later_steps and not any(later_steps), "a refused request reached a later step"
+
+
+def test_every_metric_the_dashboard_and_the_adapter_query_is_on_the_servers_metrics(server):
+    """Each name the dashboard and the Prometheus adapter's rules use is one the server exports; only the
+    GPU metrics are missing here (no GPU: Triton exports them where one is)."""
+    with urllib.request.urlopen(server.metrics_url, timeout=10) as response:
+        exported = set(re.findall(r"^# TYPE (\w+) ", response.read().decode(), re.MULTILINE))
+    queried = set(re.findall(r"\b((?:nv|gazesam)_[a-z_]+)\b", DASHBOARD.read_text() + ADAPTER_VALUES.read_text()))
+    queried -= {"gazesam_queue_ms"}  # the adapter's name for a query, not a series
+    gpu_only = {name for name in queried if name.startswith("nv_gpu_")}
+    assert gpu_only == {"nv_gpu_utilization", "nv_gpu_memory_used_bytes", "nv_gpu_memory_total_bytes"}
+    assert queried - gpu_only <= exported, f"queried but never exported: {sorted(queried - gpu_only - exported)}"
+
+
+def probe(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gazesam_triton.health_probe", *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_the_readiness_probe_passes_on_a_ready_server_and_names_what_is_not_ready(server):
+    assert probe(f"--url={server.http_url}", "--model=gazesam", "--model=gazesam_jpeg").returncode == 0
+    missing = probe(f"--url={server.http_url}", "--model=gazesam", "--model=no_such_model")
+    assert missing.returncode == 1 and "/v2/models/no_such_model/ready" in missing.stderr
+    down = probe(f"--url=127.0.0.1:{free_port()}", "--timeout=2")
+    assert down.returncode == 1 and "/v2/health/ready" in down.stderr
