@@ -75,7 +75,7 @@ class StreamConnector:
 
 
 def client_factory(args: argparse.Namespace) -> StreamConnector:
-    """Makes a new client per call for a stream's server (one per worker thread; tritonclient clients are not shared)."""
+    """``connect(stream_id)``: a new client for the stream's server, one per worker thread (never shared)."""
     connect_url = functools.partial(GazeSamClient, protocol=args.protocol, timeout_s=args.timeout,
                                     transport=args.transport)
     return StreamConnector(server_urls(args), connect_url)

@@ -10,7 +10,7 @@ to the Python backend's metric families, which Triton exports on its ``/metrics`
 | ``gazesam_streams_refused_total`` | counter | ``model`` | the same steps: new streams refused at capacity |
 | ``gazesam_frames_total`` | counter | ``status`` (``ok``, ``no_face``, ``no_target``, ``held``) | ``mask_select`` |
 | ``gazesam_held_masks`` | gauge | | ``mask_select``: streams whose latest frame got their held mask |
-| ``gazesam_step_failures_total`` | counter | ``model``, ``reason`` | every Python step: requests it answered with an error |
+| ``gazesam_step_failures_total`` | counter | ``model``, ``reason`` | every Python step: requests it refused |
 
 Gauges change only when a request reaches the step: a stream dropped for idling leaves
 ``gazesam_active_streams`` until the next request (the table drops idle streams then).
