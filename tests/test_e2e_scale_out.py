@@ -16,10 +16,11 @@ from pathlib import Path
 
 import cv2
 import pytest
+import tritonclient.grpc as grpcclient
 
 from clients import video
-from clients.server_options import StreamConnector
 from clients.gazesam_client import GazeSamClient
+from clients.server_options import StreamConnector
 from clients.server_ring import ServerRing
 from gazesam.contracts import ENSEMBLE_NAME
 from gazesam_triton.server_process import TritonProcess
@@ -68,9 +69,9 @@ def clips(tmp_path_factory) -> list[Path]:
 
 def served_frames(server: TritonProcess) -> int:
     """Requests the server's gazesam ensemble answered so far (Triton's own statistics)."""
-    client = GazeSamClient(server.grpc_url)
+    client = grpcclient.InferenceServerClient(server.grpc_url)
     try:
-        stats = client._client.get_inference_statistics(ENSEMBLE_NAME, as_json=True)
+        stats = client.get_inference_statistics(ENSEMBLE_NAME, as_json=True)
     finally:
         client.close()
     return int(stats["model_stats"][0]["inference_stats"]["success"].get("count", 0))
