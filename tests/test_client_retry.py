@@ -84,7 +84,7 @@ def test_a_stream_the_server_forgot_is_started_again(server):
     """The server ends the stream behind the sender's back; the sender's next frame starts it again."""
     frame = cv2.imread(str(shared_path("media", "images", "webcam_man_bookshelf.jpg")))
     events: list[str] = []
-    sender = StreamSender(lambda: GazeSamClient(server.grpc_url, "grpc", timeout_s=30), Backoff(retries=2),
+    sender = StreamSender(lambda _stream: GazeSamClient(server.grpc_url, "grpc", timeout_s=30), Backoff(retries=2),
                           on_event=events.append)
     first = sender.send(frame, 0.0)
     other = GazeSamClient(server.grpc_url, "grpc", timeout_s=30)
@@ -100,7 +100,7 @@ def test_a_stream_idle_past_the_server_limit_is_started_again(server):
     """The client starts a stream again rather than continue one the server may have dropped as idle."""
     frame = cv2.imread(str(shared_path("media", "images", "webcam_man_bookshelf.jpg")))
     events: list[str] = []
-    sender = StreamSender(lambda: GazeSamClient(server.grpc_url, "grpc", timeout_s=30), Backoff(retries=2),
+    sender = StreamSender(lambda _stream: GazeSamClient(server.grpc_url, "grpc", timeout_s=30), Backoff(retries=2),
                           on_event=events.append, idle_restart_s=1.0)
     first, second = sender.send(frame, 0.0), sender.send(frame, 0.04)
     time.sleep(1.2)
@@ -195,7 +195,7 @@ def test_video_client_writes_every_frame_when_the_server_stays_down(server, tmp_
 
 def test_sender_resumes_when_an_unreachable_server_returns(server):
     frame = cv2.imread(str(shared_path("media", "images", "webcam_man_bookshelf.jpg")))
-    sender = StreamSender(lambda: GazeSamClient(server.grpc_url, "grpc", timeout_s=30),
+    sender = StreamSender(lambda _stream: GazeSamClient(server.grpc_url, "grpc", timeout_s=30),
                           Backoff(retries=1, first_wait_s=0.1, max_wait_s=0.5), on_event=print)
     assert sender.send(frame, 0.0).result is not None
     server.process.kill()  # a graceful stop would wait for the open stream to end

@@ -228,6 +228,10 @@ MAX_STREAMS = 16
 MAX_STREAMS+1 of an ensemble gets a clear error. One stream ID means one stream in either ensemble."""
 STREAM_IDLE_TIMEOUT_S = 60.0
 """A stream that sends nothing for this long is dropped and its slot freed (it restarts fresh if it returns)."""
+STREAM_ID_HEADER = "gazesam-stream-id"
+"""The request header (gRPC metadata key) in which clients repeat a stream's correlation ID on every request:
+the correlation ID travels inside the request body, where a load balancer cannot see it, and a proxy's
+consistent hash on this header keeps every frame of a stream on the replica that holds its state."""
 
 MASK_ON = 255
 """MASK values: 0 = background, 255 = the chosen object."""

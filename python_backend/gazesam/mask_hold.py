@@ -36,6 +36,11 @@ class MaskHold:
     _at: float = field(default=0.0, init=False, repr=False)
     _frames_held: int = field(default=0, init=False, repr=False)
 
+    @property
+    def holding(self) -> bool:
+        """True when the latest :meth:`update` repeated the last target (a held mask)."""
+        return self._target is not None and self._frames_held > 0
+
     def update(
         self, fresh: Target | None, track_id: int, t: float, frame_hw: tuple[int, int]
     ) -> tuple[Target | None, bool]:

@@ -50,6 +50,10 @@ class StreamTable(Generic[S]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def states(self) -> list[S]:
+        """The state of every stream the table holds now."""
+        return [state for state, _ in self._entries.values()]
+
     def state(self, stream_id: int | str, start: bool, now: float) -> S:
         """The state of ``stream_id`` at wall time ``now``; a fresh one when ``start``."""
         self._drop_idle(now)

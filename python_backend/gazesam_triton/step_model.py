@@ -3,6 +3,7 @@
 Each request is answered on its own: a bad request gets an error response naming the problem,
 and the other requests of the batch are unaffected. Stateful steps run under Triton's sequence
 batcher: the request's correlation ID names its stream, its flags mark the stream's start and end.
+Every request also updates the pipeline's metrics (:mod:`gazesam.pipeline_metrics`).
 """
 
 from __future__ import annotations
@@ -13,26 +14,32 @@ import time
 import triton_python_backend_utils as pb_utils
 
 from gazesam.networks import model_set
+from gazesam.pipeline_metrics import initial_updates, step_updates
 from gazesam.settings import load_settings
 from gazesam.steps import python_steps
 from gazesam.streams import StepInstance
 
 from .request_inputs import checked_inputs
 from .responses import error_response, output_response
+from .step_metrics import StepMetrics
 
 _START = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_START
 _END = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_END
 
 
-def _respond(instance: StepInstance, request) -> "pb_utils.InferenceResponse":
+def _respond(instance: StepInstance, metrics: StepMetrics, request) -> "pb_utils.InferenceResponse":
     step = instance.step
+    outputs, error = None, None
     try:
         inputs = checked_inputs(request, step.inputs)  # sizes checked before anything is read
         flags = request.flags()
         outputs = instance(inputs, request.correlation_id(), bool(flags & _START), bool(flags & _END), time.monotonic())
-        return output_response(step.outputs, outputs)
+        response = output_response(step.outputs, outputs)
     except Exception as exc:  # answer this request with the error; keep serving the rest
-        return error_response(step.name, exc)
+        outputs, error = None, exc
+        response = error_response(step.name, exc)
+    metrics.apply(step_updates(step, instance.streams, outputs, error))
+    return response
 
 
 class TritonPythonModel:
@@ -44,6 +51,7 @@ class TritonPythonModel:
         served = model_set(params["model_set"], params["families"])
         self.settings = load_settings(model_set=served)
         self.instance = StepInstance(python_steps(served)[args["model_name"]], self.settings)
+        self.metrics = StepMetrics(initial_updates(self.instance.step))
 
     def execute(self, requests: list) -> list:
-        return [_respond(self.instance, request) for request in requests]
+        return [_respond(self.instance, self.metrics, request) for request in requests]
