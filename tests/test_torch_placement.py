@@ -12,14 +12,17 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed: 'make pytorch' (requirements-pytorch.txt)")
+from build_engines.manifest import choose_model_file
+from gazesam.networks import family, model_set
+from gazesam.onnx_network import OnnxNetwork
 
-from build_engines.manifest import choose_model_file  # noqa: E402
-from gazesam.networks import family, model_set  # noqa: E402
-from gazesam.onnx_network import OnnxNetwork  # noqa: E402
-from gazesam.onnx_torch import OnnxTorchGraph, unsupported_nodes  # noqa: E402
-from gazesam.onnx_torch_placement import DEVICE, HOST, placement_problems  # noqa: E402
-from gazesam.torch_network import CudaUnavailable, torch_device  # noqa: E402
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: 'make pytorch' (requirements-pytorch.txt)")
+onnx_torch = pytest.importorskip("gazesam.onnx_torch")
+onnx_torch_placement = pytest.importorskip("gazesam.onnx_torch_placement")
+torch_network = pytest.importorskip("gazesam.torch_network")
+OnnxTorchGraph, unsupported_nodes = onnx_torch.OnnxTorchGraph, onnx_torch.unsupported_nodes
+DEVICE, HOST, placement_problems = onnx_torch_placement.DEVICE, onnx_torch_placement.HOST, onnx_torch_placement.placement_problems
+CudaUnavailable, torch_device = torch_network.CudaUnavailable, torch_network.torch_device
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
