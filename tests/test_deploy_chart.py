@@ -17,7 +17,6 @@ import pytest
 import yaml
 from google.protobuf import json_format
 
-from build_engines.profiles import onnx_tensorrt_accelerator
 from gazesam.contracts import ENSEMBLE_NAME, JPEG_ENSEMBLE_NAME, STREAM_ID_HEADER
 from gazesam.pipeline_metrics import ACTIVE_STREAMS
 
@@ -159,7 +158,7 @@ def test_a_grace_period_too_short_for_tritons_exit_is_refused_with_the_reason():
     assert "must exceed termination.preStopSleepSeconds + triton.exitTimeoutSeconds (40)" in result.stderr
 
 
-def test_pods_get_a_gpu_shared_memory_the_models_read_only_and_the_engine_cache_path():
+def test_pods_get_a_gpu_shared_memory_the_models_read_only_and_the_engine_cache_path(tmp_path):
     manifests = render()
     container = triton_container(manifests)
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
@@ -167,8 +166,14 @@ def test_pods_get_a_gpu_shared_memory_the_models_read_only_and_the_engine_cache_
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts["dshm"]["mountPath"] == "/dev/shm" and volumes["dshm"]["emptyDir"]["medium"] == "Memory"
     assert mounts["models"]["readOnly"] and volumes["models"]["persistentVolumeClaim"]["readOnly"]
-    cache_path = re.search(r'"trt_engine_cache_path" value: "([^"]+)"', onnx_tensorrt_accelerator("fp16"))[1]
-    assert mounts["engine-cache"]["mountPath"] == cache_path
+    # The repository the chart serves is generated with the cache folder the chart mounts (deploy/README.md).
+    mount = mounts["engine-cache"]["mountPath"]
+    out = tmp_path / "model_repository_onnx"
+    subprocess.run([sys.executable, "-m", "build_engines", "--models-dir", str(ROOT / "models"), "repository",
+                    "--models", "standin", "--profile", "onnx", "--onnx-tensorrt", "--ort-trt-cache", mount,
+                    "--out", str(out)], check=True, capture_output=True)
+    config = (out / "depth_estimator" / "config.pbtxt").read_text()
+    assert re.search(r'"trt_engine_cache_path" value: "([^"]+)"', config)[1] == mount
     args = container["args"]
     assert "--model-control-mode=none" in args and "--model-repository=/models/model_repository_onnx" in args
 
