@@ -39,7 +39,19 @@ demo: setup
 serve: setup
 	$(PY) -m gazesam_triton.serve
 
-test: setup setup-standin pytorch
+# The live page: server + web gateway (clients/web_demo.py); prints the address to open (127.0.0.1:8080).
+# WEB_ARGS: gateway options, e.g. WEB_ARGS="--port 8090" or "--model-repository model_repository_standin".
+WEB_ARGS ?=
+.PHONY: web browser
+web: setup
+	$(PY) clients/web_demo.py $(WEB_ARGS)
+
+# Debian's chromium + chromium-driver for the browser tests (pinned; see tests/install_chromium.sh). Root.
+CHROMIUM_VERSION ?= 156.0.8078.114-1~deb12u1
+browser:
+	sh tests/install_chromium.sh $(CHROMIUM_VERSION)
+
+test: setup setup-standin pytorch browser
 	$(PY) -m pytest -q -ra
 
 clean:

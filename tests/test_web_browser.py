@@ -13,9 +13,11 @@ README shows, ``output/web_page.png``, and checks the page shows no STAND-IN ban
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
@@ -43,6 +45,7 @@ PAGE_STATE = """
 const g = window.gazesam, text = (id) => document.getElementById(id);
 const shown = (id) => !text(id).hidden && text(id).getBoundingClientRect().height > 0;
 return {drawn: g.drawn, painted: g.drawn ? g.paintedMaskRuns() : null, message: g.message,
+        frame_png: g.drawn ? text("frame").toDataURL("image/png") : null,
         message_shown: shown("message"), message_text: text("message").textContent,
         banner_shown: shown("standin"), banner: text("standin").textContent,
         model_set: text("model-set").textContent, families: [...text("families").children].map((li) => li.textContent),
@@ -95,24 +98,40 @@ class Tab:
                         lambda: (s := self.state())["message"] and s["message"]["kind"] == kind and s, timeout_s)
 
 
-def served_oracle(repository: Path, gateway: Gateway, drawn: dict) -> dict[str, np.ndarray]:
-    """The in-process pipeline's outputs for the page's frame, after the frames its stream had before it."""
+def stream_frames(gateway: Gateway, drawn: dict) -> list[tuple[dict, np.ndarray]]:
+    """The frames the gateway forwarded for the page's stream and the server answered, up to the page's
+    drawn one, each with its row (time, start flag) and decoded as the server decodes it."""
     rows = [r for r in gateway.forwarded() if str(r["stream_id"]) == drawn["stream_id"] and r["answered"]
             and r["index"] <= drawn["index"]]
     assert rows and rows[-1]["index"] == drawn["index"] and rows[0]["start"]
+    return [(row, decode_jpeg_frame(np.fromfile(str(gateway.record_dir / row["file"]), np.uint8))) for row in rows]
+
+
+def served_oracle(repository: Path, frames: list[tuple[dict, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The in-process pipeline's outputs for the last of a stream's ``frames``, after the ones before it."""
     pipeline = InProcessPipeline(repository)
-    for row in rows:
-        jpeg = np.fromfile(str(gateway.record_dir / row["file"]), np.uint8)
-        outputs = pipeline(decode_jpeg_frame(jpeg), row["frame_time"], stream_id=1, start=row["start"])
+    for row, frame in frames:
+        outputs = pipeline(frame, row["frame_time"], stream_id=1, start=row["start"])
     return outputs
+
+
+def assert_shows_its_own_frame(frame_png: str, frames: list[tuple[dict, np.ndarray]]) -> None:
+    """The page's frame canvas holds the frame its drawing was computed from: within the JPEG's loss of
+    it, and no nearer to any other frame the stream sent (a frame grabbed twice may tie)."""
+    shown = cv2.imdecode(np.frombuffer(base64.b64decode(frame_png.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+    differences = [np.abs(shown.astype(np.int16) - frame).mean() for _, frame in frames[-10:]]
+    assert shown.shape == frames[-1][1].shape and differences[-1] < 3, differences
+    assert differences[-1] <= min(differences) + 1e-6, f"the page shows another frame: {differences}"
 
 
 def assert_page_shows_the_served_result(repository: Path, gateway: Gateway, state: dict) -> None:
     drawn = state["drawn"]
-    expected = served_oracle(repository, gateway, drawn)
-    record = result_record(drawn["index"], drawn["frame_time"], SendOutcome(FrameResult.from_outputs(expected)))
-    assert {key: drawn[key] for key in record if key != "stream_start"} == \
-           {key: value for key, value in record.items() if key != "stream_start"}
+    frames = stream_frames(gateway, drawn)
+    assert_shows_its_own_frame(state["frame_png"], frames)
+    expected = served_oracle(repository, frames)
+    outcome = SendOutcome(FrameResult.from_outputs(expected), started_stream=frames[-1][0]["start"])
+    record = result_record(drawn["index"], drawn["frame_time"], outcome)
+    assert {key: drawn[key] for key in record} == record
     height, width = drawn["frame_size"]
     mask = expected["MASK"] != 0
     np.testing.assert_array_equal(mask_from_runs(drawn["mask_runs"], height, width) != 0, mask)
@@ -138,7 +157,9 @@ def test_the_page_draws_the_served_result_and_closing_it_frees_the_stream(browse
         assert state["answered"] >= 3 and not state["message_shown"], state["message_text"]
         standins = GazeSamClient(server.grpc_url).served_models()
         assert state["banner_shown"] and state["banner"] == standins.banner
-        assert state["model_set"] == "standin" and state["families"] == standins.families
+        counts = f"{len(standins.standins)} of {len(standins.networks)}"
+        assert state["model_set"] == f"standin: {counts} networks are STAND-INs"
+        assert state["families"] == standins.families
         assert_page_shows_the_served_result(STANDIN_REPOSITORY, gateway, state)
         SCREENSHOT.parent.mkdir(exist_ok=True)
         assert browser.get_screenshot_as_file(str(STANDIN_SCREENSHOT))
@@ -188,7 +209,7 @@ def test_the_page_says_when_the_camera_is_refused(camera, gateway, tmp_path):
         with Tab(refusing, gateway.url) as tab:
             state = tab.wait_for_message("camera_refused")
             assert state["message_shown"] and "camera was refused" in state["message_text"]
-            assert state["answered"] == 0 and state["model_set"] == "standin"
+            assert state["answered"] == 0 and state["model_set"].startswith("standin: ")
     finally:
         refusing.quit()
 
@@ -200,12 +221,13 @@ def test_the_offline_set_in_the_page(camera, tmp_path_factory, offline_server):
     try:
         with Tab(driver, gateway.url) as tab:
             state = wait_for_target(tab, after_index=0, timeout_s=180)
-            assert not state["banner_shown"] and state["model_set"] == "offline"
+            assert not state["banner_shown"] and state["model_set"] == "offline: every network real"
             assert all("STAND-IN" not in family for family in state["families"])
             assert_page_shows_the_served_result(generated(OFFLINE_REPOSITORY), gateway, state)
             SCREENSHOT.parent.mkdir(exist_ok=True)
             assert driver.get_screenshot_as_file(str(SCREENSHOT))
             print(f"screenshot: {SCREENSHOT}")
+        wait_for("the gateway to end the closed tab's stream", lambda: gateway.status()["streams_open"] == 0, 60)
     finally:
         driver.quit()
         gateway.stop()

@@ -1,5 +1,6 @@
 // gazesam live: the camera goes to the web gateway (clients/web_gateway.py) frame by frame, at most one
-// frame in flight; each answer is drawn over the live video. Plain JavaScript, nothing to build.
+// frame in flight; each answer is drawn on the frame it was computed from (or, ticked, over the live
+// video). Plain JavaScript, nothing to build.
 // The page's state is window.gazesam: lastResult (the last answer, as JSON), drawn (the answer the
 // overlay shows), message (what the page tells the person now), hello (the gateway's limits, colours,
 // model set).
@@ -9,7 +10,8 @@
   const $ = (id) => document.getElementById(id);
   const video = $("camera");
   const overlay = $("overlay");
-  const grab = document.createElement("canvas"); // the frame as sent: scaled, then JPEG-encoded
+  const frameCanvas = $("frame"); // the frame the drawn result was computed from (unless drawing on live video)
+  const grab = document.createElement("canvas"); // the frame in flight: scaled, then JPEG-encoded
   const HEADER_BYTES = 8; // float64 capture time (ms), little-endian; then the JPEG (clients/web_frames.py)
   const MASK_ALPHA = 128; // the mask is blended 50 %, as in the clients' drawn overlay
   const LOST_ANSWER_MS = 90000; // a frame unanswered this long is given up (the gateway always answers)
@@ -109,6 +111,7 @@
     page.lastResult = { ...msg, latency_ms: latency };
     page.answered += 1;
     clearMessage(["server_down", "stream_limit", "server_error", "bad_frame", "gateway_lost"]);
+    showFrame();
     draw(page.lastResult);
     showNumbers(msg, latency);
   }
@@ -132,7 +135,10 @@
       $("model-set").textContent = "(the server does not answer)";
       return;
     }
-    $("model-set").textContent = served.model_set;
+    const networks = Object.keys(served.networks).length;
+    $("model-set").textContent = served.stand_ins.length
+      ? `${served.model_set}: ${served.stand_ins.length} of ${networks} networks are STAND-INs`
+      : `${served.model_set}: every network real`;
     for (const family of served.families) {
       const item = document.createElement("li");
       item.textContent = family;
@@ -182,6 +188,12 @@
     ctx.fillStyle = fg;
     ctx.textBaseline = "top";
     ctx.fillText(text, x + pad, y + pad);
+  }
+
+  function showFrame() { // the frame in flight is still in grab: the next is grabbed only after this answer
+    frameCanvas.width = grab.width;
+    frameCanvas.height = grab.height;
+    frameCanvas.getContext("2d").drawImage(grab, 0, 0);
   }
 
   function draw(result) {
@@ -265,6 +277,7 @@
     setTimeout(tick, 10);
   }
 
+  $("live").addEventListener("change", (event) => $("stage").classList.toggle("live", event.target.checked));
   window.addEventListener("pagehide", () => { if (ws) { ws.onclose = null; ws.close(); } });
   connect();
   startCamera();
