@@ -46,10 +46,12 @@ WEB_ARGS ?=
 web: setup
 	$(PY) clients/web_demo.py $(WEB_ARGS)
 
-# Debian's chromium + chromium-driver for the browser tests (pinned; see tests/install_chromium.sh). Root.
+# Debian's chromium + chromium-driver and firefox-esr for the browser tests (pinned; see
+# tests/install_browsers.sh). Needs root, as apt-get install does (CI runs as root). About 1 min.
 CHROMIUM_VERSION ?= 156.0.8078.114-1~deb12u1
+FIREFOX_VERSION ?= 153.8.0esr-1~deb12u1
 browser:
-	sh tests/install_chromium.sh $(CHROMIUM_VERSION)
+	sh tests/install_browsers.sh $(CHROMIUM_VERSION) $(FIREFOX_VERSION)
 
 test: setup setup-standin pytorch browser
 	$(PY) -m pytest -q -ra

@@ -117,10 +117,10 @@ class TabSession:
     async def _on_frame(self, data: bytes) -> None:
         now = time.monotonic()
         if self._in_flight is not None and not self._in_flight.done():
-            await self._send(dropped_message(0.0) | {"reason": "busy"})  # one frame in flight: drop, never queue
+            await self._send(dropped_message("busy"))  # one frame in flight: drop, never queue
             return
         if not self._gate.admit(now):
-            await self._send(dropped_message(self._gate.wait_s(now)))
+            await self._send(dropped_message("rate", self._gate.wait_s(now)))
             return
         try:
             frame = frame_message(data, self._config.limits)
@@ -234,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     tab.add_argument("--idle-timeout", type=float, default=10.0,
                      help="end a tab's stream after this many seconds without a frame (default: %(default)s)")
     parser.add_argument("--record-dir", type=Path,
-                        help="keep every forwarded JPEG and its stream, index and time here (frames.jsonl)")
+                        help="keep every forwarded JPEG and its stream, index and time here (frames.jsonl); for tests "
+                             "and debugging: it grows with every frame")
     return parser
 
 

@@ -4,7 +4,7 @@
     served   the model set again, after a stream (re)started on the server (it may have been restarted)
     result   one frame's answer (clients.annotation.result_record, the label, the mask as run lengths)
     problem  a frame got no answer: ``kind`` (:class:`Problem`), the text to show, when to send again
-    dropped  a frame was not forwarded (sooner than the rate cap allows); the page sends the next later
+    dropped  a frame was not forwarded: sooner than the rate cap allows, or one is already at the server
 
 Every frame the page sends gets exactly one ``result``, ``problem`` or ``dropped`` back.
 """
@@ -69,8 +69,9 @@ def outcome_problem(outcome: SendOutcome, server_url: str) -> dict:
     return problem_message(problem_kind(error), error, server_url)
 
 
-def dropped_message(retry_after_s: float) -> dict:
-    return {"type": "dropped", "reason": "rate", "retry_after_s": retry_after_s}
+def dropped_message(reason: str, retry_after_s: float = 0.0) -> dict:
+    """``reason``: ``rate`` (send again after ``retry_after_s``) or ``busy`` (a frame is already in flight)."""
+    return {"type": "dropped", "reason": reason, "retry_after_s": retry_after_s}
 
 
 def mask_runs(mask: np.ndarray) -> list[int]:

@@ -2,7 +2,9 @@
 a real video, and the web gateway as a child process.
 
 Chromium is ``/usr/bin/chromium`` with ``/usr/bin/chromedriver`` (``make browser`` installs both from
-Debian); selenium is given both paths, so it never looks for or downloads a browser of its own.
+Debian); selenium is given both paths, so it never looks for or downloads a browser of its own. Firefox
+is Debian's ``/usr/bin/firefox-esr``, driven over its own Marionette protocol (Mozilla's
+marionette-driver); its fake camera is Firefox's own generated test picture.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -23,8 +26,13 @@ from selenium.webdriver.chrome.service import Service
 
 from gazesam_triton.server_process import free_port
 
+with warnings.catch_warnings():  # marionette-driver 3.7.1's helpers import deprecated modules (distro, telnetlib)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from marionette_driver.marionette import Marionette
+
 from conftest import ROOT, shared_path
 
+FIREFOX = Path("/usr/bin/firefox-esr")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 # No network here: without these, Chromium waits on connections it tries to open by itself.
@@ -60,6 +68,58 @@ def chromium(profile: Path, camera: Path, allow_camera: bool = True) -> webdrive
                  f"--use-file-for-fake-video-capture={camera}", answer):
         options.add_argument(flag)
     return webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 30 s."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# A fresh profile: a fake camera given to any page, and nothing that would reach for the network.
+FIREFOX_PREFS = {
+    "media.navigator.streams.fake": True, "media.navigator.permission.disabled": True,
+    "browser.shell.checkDefaultBrowser": False, "app.update.auto": False, "app.normandy.enabled": False,
+    "browser.startup.homepage_override.mstone": "ignore", "datareporting.policy.dataSubmissionEnabled": False,
+    "toolkit.telemetry.reportingpolicy.firstRun": False, "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False, "messaging-system.rsexperimentloader.enabled": False,
+    "browser.safebrowsing.malware.enabled": False, "browser.safebrowsing.phishing.enabled": False,
+    "extensions.update.enabled": False, "app.shield.optoutstudies.enabled": False,
+    "services.settings.server": "http://127.0.0.1:9/",  # remote settings: a closed local port, at once
+}
+
+
+class Firefox:
+    """Headless Firefox with a fresh profile in ``profile``, a Marionette session to it, until :meth:`quit`."""
+
+    def __init__(self, profile: Path):
+        if not FIREFOX.exists():
+            pytest.fail(f"{FIREFOX} missing: run 'make browser' (Debian's firefox-esr)")
+        port = free_port()
+        profile.mkdir(parents=True, exist_ok=True)
+        prefs = {**FIREFOX_PREFS, "marionette.port": port}
+        (profile / "user.js").write_text("".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n"
+                                                 for k, v in prefs.items()))
+        self.log = profile.parent / "firefox.log"
+        self._process = subprocess.Popen([str(FIREFOX), "--marionette", "--headless", "--no-remote", "--profile",
+                                          str(profile)], stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        try:
+            self.session = Marionette(host="127.0.0.1", port=port, startup_timeout=90)
+            self.session.start_session()
+        except Exception:
+            self.quit()
+            raise
+
+    def execute(self, script: str):
+        """Run ``script`` (a function body) in the page's own scope, as selenium's execute_script does."""
+        return self.session.execute_script(script, sandbox=None)
+
+    def quit(self) -> None:
+        stop_process(self._process)
 
 
 def wait_for(what: str, check: Callable[[], object], timeout_s: float, every_s: float = 0.2) -> object:
@@ -109,9 +169,4 @@ class Gateway:
         return [json.loads(line) for line in lines]
 
     def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        stop_process(self._process)

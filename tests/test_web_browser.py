@@ -5,6 +5,7 @@ tritonserver. What the page shows for a frame must be what the in-process pipeli
 the gateway forwarded (it records each JPEG it sent and its stream, index, time and flags); the mask it
 paints must be the served mask; closing the tab must end the stream on the server. The page also
 says so when the server is down, when every stream slot is taken, and when the camera is refused.
+Firefox (Debian's firefox-esr) runs the same page once.
 
 Most tests serve the stand-in set (fast: about 50 ms a frame, and the page must show its STAND-IN
 banner). One serves the all-real offline set (about 1.5 s a frame on 2 cores) for the screenshot the
@@ -30,7 +31,7 @@ from gazesam.contracts import MAX_STREAMS
 from gazesam.jpeg_frame import decode_jpeg_frame
 from gazesam.pipeline import InProcessPipeline
 
-from browser_support import Gateway, chromium, wait_for, write_fake_camera
+from browser_support import Firefox, Gateway, chromium, wait_for, write_fake_camera
 from client_support import assert_every_stream_slot_is_free
 from conftest import OFFLINE_REPOSITORY, ROOT, STANDIN_REPOSITORY, generated
 from gazesam_triton.server_process import free_port
@@ -165,11 +166,32 @@ def test_the_page_draws_the_served_result_and_closing_it_frees_the_stream(browse
         assert browser.get_screenshot_as_file(str(STANDIN_SCREENSHOT))
         stream = int(state["drawn"]["stream_id"])
         assert gateway.status()["streams_open"] == 1
-    wait_for("the gateway to end the closed tab's stream", lambda: gateway.status()["streams_open"] == 0, 15)
+    assert_the_stream_was_ended(gateway, server, stream)
+
+
+def assert_the_stream_was_ended(gateway: Gateway, server, stream: int) -> None:
+    """The gateway ended the closed page's stream: the server no longer knows it, and every slot is free."""
+    wait_for("the gateway to end the closed page's stream", lambda: gateway.status()["streams_open"] == 0, 15)
     last = gateway.record_dir / gateway.forwarded()[-1]["file"]
-    with pytest.raises(InferenceServerException, match="must specify the START flag"):  # the server forgot it
+    with pytest.raises(InferenceServerException, match="must specify the START flag"):
         GazeSamClient(server.grpc_url, transport="jpeg").infer(last.read_bytes(), 99.0, stream)
     assert_every_stream_slot_is_free(server.grpc_url, transport="jpeg")
+
+
+def test_the_page_works_in_firefox(gateway, server, tmp_path):
+    """The same page in Firefox (its own fake camera: a generated picture, so no face): the served result
+    drawn on the frame it was computed from, and leaving the page ends the stream."""
+    firefox = Firefox(tmp_path / "firefox-profile")
+    try:
+        firefox.session.navigate(gateway.url)
+        state = wait_for("Firefox's page to draw its third answer",
+                         lambda: (s := firefox.execute(PAGE_STATE))["drawn"] and s["drawn"]["index"] >= 2 and s, 60)
+        assert state["banner_shown"] and not state["message_shown"], state["message_text"]
+        assert_page_shows_the_served_result(STANDIN_REPOSITORY, gateway, state)
+        firefox.session.navigate("about:blank")  # leaving the page closes its WebSocket
+        assert_the_stream_was_ended(gateway, server, int(state["drawn"]["stream_id"]))
+    finally:
+        firefox.quit()
 
 
 def test_the_page_says_when_every_stream_slot_is_taken_and_recovers(browser, gateway, server):
