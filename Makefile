@@ -41,7 +41,21 @@ demo: setup
 serve: setup
 	$(PY) -m gazesam_triton.serve
 
-test: setup setup-standin pytorch deploy-tools
+# The live page: server + web gateway (clients/web_demo.py); prints the address to open (127.0.0.1:8080).
+# WEB_ARGS: gateway options, e.g. WEB_ARGS="--port 8090" or "--model-repository model_repository_standin".
+WEB_ARGS ?=
+.PHONY: web browser
+web: setup
+	$(PY) clients/web_demo.py $(WEB_ARGS)
+
+# Debian's chromium + chromium-driver and firefox-esr for the browser tests (pinned; see
+# tests/install_browsers.sh). Needs root, as apt-get install does (CI runs as root). About 1 min.
+CHROMIUM_VERSION ?= 156.0.8078.114-1~deb12u1
+FIREFOX_VERSION ?= 153.8.0esr-1~deb12u1
+browser:
+	sh tests/install_browsers.sh $(CHROMIUM_VERSION) $(FIREFOX_VERSION)
+
+test: setup setup-standin pytorch deploy-tools browser
 	$(PY) -m pytest -q -ra
 
 clean:

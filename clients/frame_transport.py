@@ -5,6 +5,7 @@
          the request carries only their names (tritonclient.utils.shared_memory).
     jpeg the frame is JPEG-encoded and sent to the ``gazesam_jpeg`` ensemble, which decodes it on the
          server (a few % of the raw size; costs an encode on the client and a decode on the server).
+         A frame that already is a JPEG file's bytes (a browser's camera frame) is sent as it is.
 
 Each transport builds the request's inputs and requested outputs and reads the outputs back; one
 instance per client connection (a shared-memory transport owns its regions; call ``close``).
@@ -32,9 +33,24 @@ from gazesam.contracts import (
     JPEG_ENSEMBLE_NAME,
     TensorSpec,
 )
+from gazesam.jpeg_frame import jpeg_size
 
 TRANSPORTS = ("raw", "shm", "jpeg")
 _MASK = next(spec for spec in ENSEMBLE_OUTPUTS if spec.name == "MASK")
+
+Frame = np.ndarray | bytes
+"""An H×W×3 uint8 BGR frame, or (``jpeg`` transport only) the bytes of a JPEG file, sent unchanged."""
+
+
+def frame_size(frame: Frame) -> tuple[int, int]:
+    """(height, width) of ``frame``; a JPEG's from its header (gazesam.frame_check.FrameError if unreadable)."""
+    return jpeg_size(frame) if isinstance(frame, bytes) else frame.shape[:2]
+
+
+def _pixels(frame: Frame) -> np.ndarray:
+    if isinstance(frame, bytes):
+        raise TypeError("a frame given as JPEG bytes can only be sent with the jpeg transport")
+    return np.ascontiguousarray(frame)
 
 
 def _tensor(module: Any, spec: TensorSpec, value: np.ndarray) -> Any:
@@ -55,8 +71,8 @@ class RawTransport:
     def __init__(self, module: Any, client: Any):
         self._module = module
 
-    def inputs(self, frame: np.ndarray, frame_time_s: float) -> list:
-        return [_tensor(self._module, ENSEMBLE_INPUTS[0], np.ascontiguousarray(frame)),
+    def inputs(self, frame: Frame, frame_time_s: float) -> list:
+        return [_tensor(self._module, ENSEMBLE_INPUTS[0], _pixels(frame)),
                 _time_tensor(self._module, frame_time_s)]
 
     def outputs(self, frame_hw: tuple[int, int]) -> list:
@@ -78,10 +94,13 @@ class JpegTransport(RawTransport):
         super().__init__(module, client)
         self.quality = quality
 
-    def inputs(self, frame: np.ndarray, frame_time_s: float) -> list:
-        ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        if not ok:
-            raise ValueError(f"cannot JPEG-encode a frame of shape {frame.shape}")
+    def inputs(self, frame: Frame, frame_time_s: float) -> list:
+        if isinstance(frame, bytes):
+            data = np.frombuffer(frame, np.uint8)
+        else:
+            ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+            if not ok:
+                raise ValueError(f"cannot JPEG-encode a frame of shape {frame.shape}")
         return [_tensor(self._module, JPEG_ENSEMBLE_INPUTS[0], data.reshape(-1)), _time_tensor(self._module, frame_time_s)]
 
 
@@ -129,9 +148,10 @@ class SharedMemoryTransport(RawTransport):
             self._frame, self._mask = frame_region, mask_region  # both or neither
         return self._frame, self._mask
 
-    def inputs(self, frame: np.ndarray, frame_time_s: float) -> list:
-        region, _ = self._regions_for(frame.shape[:2])
-        shm.set_shared_memory_region(region.handle, [np.ascontiguousarray(frame)])
+    def inputs(self, frame: Frame, frame_time_s: float) -> list:
+        pixels = _pixels(frame)
+        region, _ = self._regions_for(pixels.shape[:2])
+        shm.set_shared_memory_region(region.handle, [pixels])
         tensor = self._module.InferInput(ENSEMBLE_INPUTS[0].name, list(frame.shape),
                                          np_to_triton_dtype(ENSEMBLE_INPUTS[0].np_dtype))
         tensor.set_shared_memory(region.name, region.size)

@@ -24,7 +24,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from clients.frame_transport import make_transport
+from clients.frame_transport import Frame, frame_size, make_transport
 from gazesam.contracts import ENSEMBLE_NAME, ENSEMBLE_OUTPUTS, STREAM_ID_HEADER, Status
 from gazesam.settings import coco_class_names
 
@@ -146,10 +146,13 @@ class GazeSamClient:
             return False
 
     def infer(
-        self, frame: np.ndarray, frame_time_s: float, stream_id: int, start: bool = False, end: bool = False
+        self, frame: Frame, frame_time_s: float, stream_id: int, start: bool = False, end: bool = False
     ) -> FrameResult:
-        """Process one H×W×3 uint8 BGR frame of stream ``stream_id`` taken at ``frame_time_s`` seconds."""
-        frame_hw = frame.shape[:2]
+        """Process one H×W×3 uint8 BGR frame of stream ``stream_id`` taken at ``frame_time_s`` seconds.
+
+        With the ``jpeg`` transport ``frame`` may also be a JPEG file's bytes, sent to the server unchanged.
+        """
+        frame_hw = frame_size(frame)
         kwargs = {"client_timeout": self.timeout_s} if self.protocol == "grpc" else {}
         response = self._client.infer(
             self._transport.model_name, self._transport.inputs(frame, frame_time_s),

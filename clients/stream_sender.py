@@ -22,9 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
 from clients.backoff import Backoff
+from clients.frame_transport import Frame
 from clients.gazesam_client import (
     FrameResult, GazeSamClient, is_connection_error, is_unknown_stream_error, new_stream_id,
 )
@@ -32,6 +31,8 @@ from clients.notices import notice
 from gazesam.contracts import STREAM_IDLE_TIMEOUT_S
 
 _MAX_ERROR_CHARS = 300
+UNREACHABLE = "server unreachable"
+"""SendOutcome.error of a frame given up because the server stayed away past every retry."""
 
 
 @dataclass
@@ -88,13 +89,17 @@ class StreamSender:
         self._needs_start = True  # the next request must carry start=True
         self._started_before = False  # a start was acknowledged: a later start is a restart
         self._running = False  # the server has acknowledged a start and no end yet
+        self._sent_start = False  # the last request carried start=True
+        # The server refused a start: Triton's sequence batcher keeps that sequence until an end flag or its
+        # idle timeout, though the stream never ran; end_stream ends it.
+        self._start_refused = False
         self._unreachable_until: float | None = None  # monotonic time of the next check while unreachable
 
-    def send(self, frame: np.ndarray, frame_time_s: float, last: bool = False) -> SendOutcome:
-        """Process one H×W×3 uint8 BGR frame taken at ``frame_time_s`` seconds on the stream's clock."""
+    def send(self, frame: Frame, frame_time_s: float, last: bool = False) -> SendOutcome:
+        """Process one frame (clients.frame_transport.Frame) taken at ``frame_time_s`` s on the stream's clock."""
         if self._unreachable_until is not None and time.monotonic() < self._unreachable_until:
             self.stats.unreachable_frames += 1
-            return SendOutcome(None, error="server unreachable")
+            return SendOutcome(None, error=UNREACHABLE)
         waits = enumerate([] if self._unreachable_until is not None else self._backoff.waits(), start=1)
         while True:
             try:
@@ -108,10 +113,21 @@ class StreamSender:
                 elif is_unknown_stream_error(exc) and not self._needs_start:
                     self._needs_start = True  # the server forgot the stream: this frame starts it again
                 else:
+                    self._start_refused = self._start_refused or self._sent_start
                     return SendOutcome(None, error=short_error(exc))
 
-    def end_stream(self, frame: np.ndarray, frame_time_s: float) -> bool:
-        """Tell the server a stream whose last frame went out without ``end`` has ended (one try)."""
+    def end_stream(self, frame: Frame, frame_time_s: float) -> bool:
+        """Tell the server a stream whose last frame went out without ``end`` has ended (one try).
+
+        False when no stream was running; a refused start's sequence is ended all the same (see __init__).
+        """
+        if self._start_refused and not self._running:
+            self._start_refused = False
+            try:
+                self._client_now().infer(frame, frame_time_s, self.stream_id, start=False, end=True)
+            except Exception:  # the first step refuses it (the stream is not running); Triton ends the sequence
+                pass
+            return False
         idle = time.monotonic() - self._last_sent_s >= self._idle_restart_s
         if not self._running or self._needs_start or idle:  # nothing to end, or the server may not know it
             return False
@@ -127,12 +143,13 @@ class StreamSender:
             self._client.close()
             self._client = None
 
-    def _attempt(self, frame: np.ndarray, frame_time_s: float, last: bool) -> SendOutcome:
+    def _attempt(self, frame: Frame, frame_time_s: float, last: bool) -> SendOutcome:
         client = self._client_now()
         sent_s = time.monotonic()
         # The server may have dropped a stream idle this long: start it again rather than be refused.
         start = self._needs_start or sent_s - self._last_sent_s >= self._idle_restart_s
         began = time.perf_counter()
+        self._sent_start = start
         result = client.infer(frame, frame_time_s, self.stream_id, start=start, end=last)
         latency_ms = (time.perf_counter() - began) * 1000
         if self._unreachable_until is not None:
@@ -142,6 +159,7 @@ class StreamSender:
             self._on_event("stream started again on the server (its state for the stream was lost or idle)")
         self._started_before, self._last_sent_s = True, sent_s
         self._needs_start, self._running, self._unreachable_until = False, not last, None
+        self._start_refused = False
         return SendOutcome(result, latency_ms, started_stream=start)
 
     def _client_now(self) -> GazeSamClient:
@@ -167,7 +185,7 @@ class StreamSender:
         self._drop_connection()
         self._unreachable_until = time.monotonic() + self._backoff.max_wait_s
         self.stats.unreachable_frames += 1
-        return SendOutcome(None, error="server unreachable")
+        return SendOutcome(None, error=UNREACHABLE)
 
     def _drop_connection(self) -> None:
         """Forget the connection (gRPC would otherwise wait out its own reconnect back-off) and the stream."""

@@ -39,12 +39,13 @@ def video_properties(path: Path) -> tuple[int, tuple[int, int], float]:
     return len(decoded_frames(path)), info.size, info.fps
 
 
-def assert_every_stream_slot_is_free(grpc_url: str) -> None:
+def assert_every_stream_slot_is_free(grpc_url: str, transport: str = "raw") -> None:
     """All MAX_STREAMS streams can start: no stream a client ran still holds a slot on the server.
 
-    A stream left open (no end flag) would hold its slot until the server's idle timeout.
+    A stream left open (no end flag) would hold its slot until the server's idle timeout. Each ensemble
+    has its own slots: ``transport`` ``jpeg`` checks ``gazesam_jpeg``'s, the others ``gazesam``'s.
     """
-    client = GazeSamClient(grpc_url, "grpc", timeout_s=30)
+    client = GazeSamClient(grpc_url, "grpc", timeout_s=30, transport=transport)
     frame = np.full((64, 64, 3), 90, np.uint8)
     started = []
     try:
