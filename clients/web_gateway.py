@@ -34,6 +34,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from clients.backoff import Backoff
 from clients.gazesam_client import DEFAULT_URLS, GazeSamClient
+from clients.server_options import StreamConnector
 from clients.web_frames import FrameLimits, FrameMessage, FrameRefused, RateGate, frame_message
 from clients.web_messages import Problem, dropped_message, hello_message, problem_message
 from clients.web_stream import FrameRecorder, TabStream
@@ -45,7 +46,7 @@ SHUTDOWN_TIMEOUT_S = 30.0  # how long a stopping gateway waits for its tabs' las
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    connect: Callable[[], GazeSamClient]  # a new client (each tab's worker thread opens its own)
+    connect: Callable[[int], GazeSamClient]  # connect(stream_id): a new client (one per tab's worker thread)
     server_url: str
     backoff: Backoff
     limits: FrameLimits
@@ -247,7 +248,8 @@ def config_from(args: argparse.Namespace) -> GatewayConfig:
         raise ValueError("give --tls-cert and --tls-key together")
     url = args.url or DEFAULT_URLS[args.protocol]
     return GatewayConfig(
-        connect=functools.partial(GazeSamClient, url, args.protocol, args.timeout, "jpeg"),
+        connect=StreamConnector([url], functools.partial(GazeSamClient, protocol=args.protocol, timeout_s=args.timeout,
+                                                         transport="jpeg")),
         server_url=url, backoff=Backoff(args.retries, 0.5, 2.0), limits=limits, send_width=args.send_width,
         idle_timeout_s=args.idle_timeout, recorder=FrameRecorder(args.record_dir) if args.record_dir else None,
     )

@@ -47,7 +47,7 @@ class FrameRecorder:
 class TabStream:
     """The server side of one tab: its stream (started on its first frame) and what the server serves."""
 
-    def __init__(self, connect: Callable[[], GazeSamClient], backoff: Backoff, server_url: str,
+    def __init__(self, connect: Callable[[int], GazeSamClient], backoff: Backoff, server_url: str,
                  recorder: FrameRecorder | None = None, on_event: Callable[[str], None] = print):
         self._connect, self._backoff, self._server_url = connect, backoff, server_url
         self._recorder, self._on_event = recorder, on_event
@@ -72,7 +72,7 @@ class TabStream:
         """The server's model set (remembered in :attr:`served`), or None when it does not answer."""
         try:
             if self._probe is None:
-                self._probe = self._connect()
+                self._probe = self._connect(0)  # any stream's server: this tab has one
             self.served = self._probe.served_models() if self._probe.is_ready() else None
         except Exception:  # down, restarting: the page says so; the next frame asks again
             self._close_probe()
