@@ -17,12 +17,14 @@ from gazesam.model_files import ContractError, ModelFileError
 from gazesam.networks import model_set
 from gazesam.onnx_network import OnnxNetwork
 
+from .error_response import error_response
 from .request_inputs import checked_inputs
 
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
         config = json.loads(args["model_config"])
+        self.name = config["name"]
         params = {key: value["string_value"] for key, value in config["parameters"].items()}
         path = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
         try:
@@ -56,5 +58,5 @@ class TritonPythonModel:
                 tensors = [pb_utils.Tensor(name, value) for name, value in outputs.items()]
                 responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             except Exception as exc:  # answer this request with the error; keep serving the rest
-                responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc))))
+                responses.append(error_response(self.name, exc))
         return responses

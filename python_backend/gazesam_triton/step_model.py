@@ -18,6 +18,7 @@ from gazesam.settings import load_settings
 from gazesam.steps import python_steps
 from gazesam.streams import StepInstance
 
+from .error_response import error_response
 from .request_inputs import checked_inputs
 
 _START = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_START
@@ -27,7 +28,7 @@ _END = pb_utils.TRITONSERVER_REQUEST_FLAG_SEQUENCE_END
 def _respond(instance: StepInstance, request) -> "pb_utils.InferenceResponse":
     step = instance.step
     try:
-        inputs = checked_inputs(request, step.inputs)  # sizes checked before anything is read
+        inputs = checked_inputs(request, step.inputs, step.optional_input_names)  # sizes checked before any read
         flags = request.flags()
         outputs = instance(inputs, request.correlation_id(), bool(flags & _START), bool(flags & _END), time.monotonic())
         tensors = [
@@ -36,7 +37,7 @@ def _respond(instance: StepInstance, request) -> "pb_utils.InferenceResponse":
         ]
         return pb_utils.InferenceResponse(output_tensors=tensors)
     except Exception as exc:  # answer this request with the error; keep serving the rest
-        return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{step.name}: {exc}"))
+        return error_response(step.name, exc)
 
 
 class TritonPythonModel:

@@ -19,16 +19,14 @@ from gazesam.networks import model_set
 from gazesam.model_files import ContractError, ModelFileError, load_checked, provenance_of
 
 from .onnx_torch import OnnxTorchGraph
+from .error_response import error_response
 from .request_inputs import checked_inputs
-
-
-def _error(exc: Exception) -> "pb_utils.InferenceResponse":
-    return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc)))
 
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
         config = json.loads(args["model_config"])
+        self.name = config["name"]
         params = {key: value["string_value"] for key, value in config["parameters"].items()}
         path = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
         self.contract = model_set(params["model_set"], params["families"]).network(params["network"]).contract
@@ -62,7 +60,7 @@ class TritonPythonModel:
                 responses.append(pb_utils.InferenceResponse(output_tensors=self._run(
                     checked_inputs(request, self.contract.inputs))))
             except Exception as exc:  # answer this request with the error; keep serving the rest
-                responses.append(_error(exc))
+                responses.append(error_response(self.name, exc))
         return responses
 
     def _execute_stacked(self, requests: list) -> list:
@@ -75,19 +73,19 @@ class TritonPythonModel:
                 checked.append(exc)
         good = [inputs for inputs in checked if not isinstance(inputs, Exception)]
         if not good:  # every request was refused: each keeps its own error
-            return [_error(exc) for exc in checked]
+            return [error_response(self.name, exc) for exc in checked]
         sizes = [len(next(iter(inputs.values()))) for inputs in good]
         try:
             stacked = {spec.name: np.concatenate([g[spec.name] for g in good]) for spec in self.contract.inputs}
             outputs = self.graph(**stacked)
         except Exception as exc:
-            return [_error(exc) for _ in requests]
+            return [error_response(self.name, exc) for _ in requests]
         bounds = np.cumsum([0] + sizes)
         parts = iter(range(len(good)))
         responses = []
         for inputs in checked:
             if isinstance(inputs, Exception):
-                responses.append(_error(inputs))
+                responses.append(error_response(self.name, inputs))
                 continue
             k = next(parts)
             tensors = [pb_utils.Tensor(spec.name, np.ascontiguousarray(
