@@ -82,6 +82,7 @@ class StreamOptions:
     backoff: Backoff
     served: ServedModels
     max_frames: int  # 0: every frame
+    slot_wait_s: float  # how long a stream waits for a slot on a full server
 
 
 def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
@@ -114,7 +115,8 @@ def process_video(job: VideoJob, options: StreamOptions, position: int, stop: th
     reader = FrameReader(capture, options.max_frames).start()
     total = min(info.frame_count, options.max_frames) if options.max_frames else info.frame_count
     name = job.source.name
-    sender = StreamSender(options.connect, options.backoff, on_event=lambda m: notice(f"{name}: {m}"))
+    sender = StreamSender(options.connect, options.backoff, on_event=lambda m: notice(f"{name}: {m}"),
+                          slot_wait_s=options.slot_wait_s)
     summary, records = RunSummary(), []
     started = time.perf_counter()
     writer = None
@@ -238,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     print(served.caption())
     if served.banner:
         print(f"WARNING: {served.banner}")
-    options = StreamOptions(client_factory(args), backoff, served, args.max_frames)
+    options = StreamOptions(client_factory(args), backoff, served, args.max_frames, args.slot_wait)
     started = time.perf_counter()
     done, errors, interrupted = run_videos(jobs, options, args.parallel or min(len(jobs), MAX_STREAMS))
     report(done, time.perf_counter() - started)

@@ -16,7 +16,8 @@ default ``output/webcam_<camera>.mp4``. The default install has headless OpenCV,
 A camera that delivers no frame for --stall-timeout seconds (unplugged, a file at its end) is reported
 and stopped; its recording is finalised and playable. When a stream stops, its last frame is sent once
 more with the end flag so the server frees the stream's slot at once; if that cannot reach the server,
-the server drops the stream after contracts.STREAM_IDLE_TIMEOUT_S seconds without frames. Server
+the server drops the stream when it has been silent past its lease (contracts.STREAM_LEASE_MIN_S to
+STREAM_LEASE_MAX_S). Server
 trouble is handled as in clients/video.py (retries with back-off, the stream started again, frames
 without an answer recorded unannotated and counted).
 """
@@ -95,6 +96,7 @@ class CameraOptions:
     served: ServedModels
     max_frames: int  # 0: no limit
     stall_timeout_s: float
+    slot_wait_s: float  # how long a camera's stream waits for a slot on a full server
 
 
 def plan_jobs(sources: list[int | str], records: list[Path] | None, show: bool) -> list[CameraJob]:
@@ -142,7 +144,8 @@ class CameraStream:
     def run(self, position: int) -> RunSummary:
         options, label = self.options, self.job.label
         reader = FrameReader(self._capture, options.max_frames, options.stall_timeout_s, queue_size=2).start()
-        sender = StreamSender(options.connect, options.backoff, on_event=lambda m: notice(f"{label}: {m}"))
+        sender = StreamSender(options.connect, options.backoff, on_event=lambda m: notice(f"{label}: {m}"),
+                              slot_wait_s=options.slot_wait_s)
         started = time.perf_counter()
         try:
             with tqdm(unit="frame", desc=label, position=position, leave=True) as bar:
@@ -274,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     except CameraError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitStatus.BAD_INPUT
-    options = CameraOptions(client_factory(args), backoff, served, args.max_frames, args.stall_timeout)
+    options = CameraOptions(client_factory(args), backoff, served, args.max_frames, args.stall_timeout, args.slot_wait)
     try:
         summaries = run_cameras(jobs, captures, options, show)
     except VideoOutputError as exc:

@@ -7,13 +7,16 @@ the in-process pipeline, keeping the same per-stream state, is the oracle.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
+from clients.backoff import Backoff
 from clients.gazesam_client import GazeSamClient, new_stream_id
+from clients.stream_sender import StreamSender
 from gazesam.contracts import ENSEMBLE_OUTPUTS, MAX_STREAMS, STREAM_LEASE_MAX_S, STREAM_LEASE_MIN_S
 from gazesam.pipeline import InProcessPipeline
 
@@ -232,3 +235,38 @@ def test_abandoned_streams_free_their_slots_after_their_lease(server):
     assert waited < 2 * STREAM_LEASE_MIN_S  # a fast server's pace: the shortest lease, not the longest
     with pytest.raises(InferenceServerException, match="must specify the START flag"):
         client.infer(frame, 0.2, abandoned[0])  # a dropped stream is told to start again
+
+
+def test_a_sender_waits_for_a_slot_on_a_full_server_and_says_so(server):
+    holder = GazeSamClient(server.grpc_url, "grpc", timeout_s=20)
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    running = [new_stream_id() for _ in range(MAX_STREAMS)]
+    for stream in running:
+        holder.infer(frame, 0.0, stream, start=True)
+    freed = threading.Timer(3.0, lambda: holder.infer(frame, 0.04, running.pop(), end=True))
+    events: list[str] = []
+    sender = StreamSender(lambda: GazeSamClient(server.grpc_url, "grpc", timeout_s=20),
+                          Backoff(retries=2, first_wait_s=0.5, max_wait_s=1.0), on_event=events.append, slot_wait_s=30)
+    freed.start()
+    try:
+        outcome = sender.send(frame, 0.0, last=True)
+    finally:
+        freed.join()
+        sender.close()
+        for stream in running:
+            holder.infer(frame, 0.04, stream, end=True)
+    print("\n".join(events))
+    assert outcome.result is not None and outcome.started_stream
+    assert 2.5 < sender.stats.slot_wait_s < 10
+    assert any("server is full" in e for e in events) and any("got a stream slot" in e for e in events)
+
+
+def test_a_sender_starts_its_stream_again_after_a_refused_frame(server):
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    sender = StreamSender(lambda: GazeSamClient(server.grpc_url, "grpc", timeout_s=20), Backoff(retries=1),
+                          on_event=lambda _: None)
+    outcomes = [sender.send(frame, 0.0), sender.send(np.zeros((8, 8, 3), np.uint8), 0.04),
+                sender.send(frame, 0.08, last=True)]
+    sender.close()
+    assert [o.result is not None for o in outcomes] == [True, False, True]
+    assert "got 8x8" in outcomes[1].error and outcomes[2].started_stream
