@@ -127,8 +127,7 @@ def run_video_client_through_a_kill(server: TritonProcess, tmp_path: Path, resta
         wait_for(lambda: ensemble_requests(server) >= KILL_AFTER_FRAMES or client.poll() is not None, 120,
                  f"{KILL_AFTER_FRAMES} frames processed")
         assert client.poll() is None, "the client finished before the kill: make the clip longer"
-        server.process.kill()  # SIGKILL: no shutdown, every stream's state is lost
-        server.process.wait()
+        server.kill()  # SIGKILL of the whole service: no shutdown, every stream's state is lost
         if restart:
             time.sleep(DOWN_FOR_S)
             server.log_path = tmp_path / "tritonserver-2.log"
@@ -183,8 +182,7 @@ def test_sender_resumes_when_an_unreachable_server_returns(server):
     sender = StreamSender(lambda: GazeSamClient(server.grpc_url, "grpc", timeout_s=30),
                           Backoff(retries=1, first_wait_s=0.1, max_wait_s=0.5), on_event=print)
     assert sender.send(frame, 0.0).result is not None
-    server.process.kill()  # a graceful stop would wait for the open stream to end
-    server.process.wait()
+    server.kill()  # a graceful stop would wait for the open stream to end
     gone = sender.send(frame, 0.04)
     assert gone.result is None and gone.error == "server unreachable"
     assert sender.send(frame, 0.08).error == "server unreachable"  # fails fast until the next check
