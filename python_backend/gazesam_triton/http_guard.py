@@ -14,7 +14,8 @@ guard sends (:data:`gazesam_triton.admin_key.GUARD_HEADER`). The guard refuses, 
   with 400.
 
 Everything else is forwarded as it came (HTTP/1.1 keep-alive, one upstream connection per client
-connection). While Triton is down (restarting) the guard answers 503, which clients retry.
+connection). While Triton is down (restarting) the guard answers 503, which clients retry; the server's
+and every model's readiness is 503 until the supervisor watches a fully started server.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import math
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gazesam.input_limits import MAX_FRAME_BYTES
@@ -33,6 +35,7 @@ from .admin_key import GUARD_HEADER
 MAX_BODY_BYTES = MAX_FRAME_BYTES + 2**20
 MAX_HEAD_BYTES = 64 * 1024
 _INFER_PATH = re.compile(r"^/v2/models/[^/?]+(/versions/[^/?]+)?/infer/?(\?.*)?$")
+_READY_PATH = re.compile(r"^/v2/(health/ready|models/[^/?]+(/versions/[^/?]+)?/ready)/?(\?.*)?$")
 _ELEMENT_BYTES = {"BOOL": 1, "UINT8": 1, "INT8": 1, "UINT16": 2, "INT16": 2, "FP16": 2, "BF16": 2, "UINT32": 4,
                   "INT32": 4, "FP32": 4, "UINT64": 8, "INT64": 8, "FP64": 8, "BYTES": 1}
 _HOP_HEADERS = {"expect", GUARD_HEADER}
@@ -98,7 +101,8 @@ def _parse_head(raw: bytes) -> tuple[str, str, dict[str, str], list[str]]:
     return parts[0].upper(), parts[1], headers, kept
 
 
-async def _read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, guard_key: str) -> _Request | None:
+async def _read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, guard_key: str,
+                        serving: Callable[[], bool]) -> _Request | None:
     """The next request on the connection (None at its end); :class:`Refused` for one the guard answers."""
     try:
         raw = await reader.readuntil(b"\r\n\r\n")
@@ -119,6 +123,8 @@ async def _read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
     if headers.get("expect", "").lower() == "100-continue":
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     body = await reader.readexactly(length)
+    if _READY_PATH.match(path) and not serving():
+        raise Refused(503, "not ready: the server is starting or restarting")
     if method == "POST" and _INFER_PATH.match(path):
         header_length = headers.get("inference-header-content-length")
         check_infer_header(body[: int(header_length)] if header_length and header_length.isdigit() else body)
@@ -157,8 +163,10 @@ _STATUS_TEXT = {400: "Bad Request", 411: "Length Required", 413: "Payload Too La
 class HttpGuard:
     """Listens on ``host:port`` and forwards checked requests to Triton's HTTP service on 127.0.0.1:``upstream_port``."""
 
-    def __init__(self, host: str, port: int, upstream_port: int, guard_key: str):
+    def __init__(self, host: str, port: int, upstream_port: int, guard_key: str, serving: Callable[[], bool]):
+        """``serving``: whether the supervisor watches a started server (readiness is 503 otherwise)."""
         self.host, self.port, self.upstream_port, self.guard_key = host, port, upstream_port, guard_key
+        self.serving = serving
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
         self._error: BaseException | None = None
@@ -194,7 +202,7 @@ class HttpGuard:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         try:
-            while (request := await _read_request(reader, writer, self.guard_key)) is not None:
+            while (request := await _read_request(reader, writer, self.guard_key, self.serving)) is not None:
                 if upstream is None:
                     upstream = await asyncio.open_connection("127.0.0.1", self.upstream_port)
                 upstream[1].write(request.head + request.body)

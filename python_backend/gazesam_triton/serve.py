@@ -134,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def python_models(repository: Path) -> int:
+    """How many of the repository's models run on the Python backend (one stub process each)."""
+    return sum('backend: "python"' in config.read_text() for config in repository.glob("*/config.pbtxt"))
+
+
 def readiness_probe(args: argparse.Namespace):
     """A function that says whether the server answers ready on its gRPC port."""
     import tritonclient.grpc as grpcclient
@@ -168,13 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     guard_key, upstream = ("", 0) if args.no_http else (secrets.token_hex(16), free_port())
     command = server_command(args, backend_dir, ensure_admin_key(), guard_key, upstream)
     supervisor = Supervisor(command, server_env(), region_prefix(args.grpc_port),
-                            ServerLimits(args.max_file_mib * MIB), readiness_probe(args), args.ready_timeout)
+                            ServerLimits(args.max_file_mib * MIB), readiness_probe(args), args.ready_timeout,
+                            expected_stubs=python_models(Path(args.model_repository)))
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     signal.signal(signal.SIGINT, supervisor.request_stop)
     guard = None
     if not args.no_http:
         try:
-            guard = HttpGuard(args.host, args.http_port, upstream, guard_key).start()
+            guard = HttpGuard(args.host, args.http_port, upstream, guard_key, supervisor.is_serving).start()
         except OSError as exc:
             print(f"error: cannot listen on {args.host}:{args.http_port} for HTTP: {exc}", file=sys.stderr)
             return 2

@@ -77,15 +77,23 @@ class Supervisor:
     """``Supervisor(command, env, ...).run()`` serves until SIGTERM/SIGINT; returns the exit status."""
 
     def __init__(self, command: Sequence[str], env: dict[str, str], shm_prefix: str, limits: ServerLimits,
-                 is_ready: Callable[[], bool], ready_timeout_s: float = 600.0, log_to: IO[bytes] | None = None):
+                 is_ready: Callable[[], bool], ready_timeout_s: float = 600.0, log_to: IO[bytes] | None = None,
+                 expected_stubs: int = 0):
+        """``expected_stubs``: the repository's Python-backend models; fewer stubs means one died."""
+        self.expected_stubs = expected_stubs
         self.command, self.env, self.shm_prefix, self.limits = list(command), dict(env), shm_prefix, limits
         self.env["GLIBC_TUNABLES"] = limits.malloc_tunables
         self.is_ready, self.ready_timeout_s = is_ready, ready_timeout_s
         self.log_to = log_to or sys.stdout.buffer
         self.restarts = 0
         self._stop = threading.Event()
+        self._serving = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self._process: subprocess.Popen | None = None
+
+    def is_serving(self) -> bool:
+        """True while a started server (with every stub) is watched: what readiness should say."""
+        return self._serving.is_set()
 
     def request_stop(self, *_: object) -> None:
         """Stop serving (a signal handler): the current server is stopped, none is started again."""
@@ -103,7 +111,8 @@ class Supervisor:
             served_s = time.monotonic() - started
             backoff = FIRST_BACKOFF_S if served_s >= HEALTHY_RUN_S else backoff
             self.restarts += 1
-            log(f"{reason} after {served_s:.0f} s; restarting tritonserver in {backoff:g} s (restart {self.restarts})")
+            log(f"{reason} ({served_s:.0f} s after the start); restarting tritonserver in {backoff:g} s "
+                f"(restart {self.restarts})")
             if self._stop.wait(backoff):
                 break
             backoff = min(backoff * 2, MAX_BACKOFF_S)
@@ -115,10 +124,11 @@ class Supervisor:
         self._process = subprocess.Popen(self.command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                          start_new_session=True, preexec_fn=self._limit_child)
         threading.Thread(target=self._relay_log, args=(self._process.stdout,), daemon=True).start()
+        reason = "stopping"
         try:
             reason = self._wait_ready() or self._watch()
         finally:
-            self._stop_server()
+            self._stop_server(graceful=self._stop.is_set())
             self._clean_leftovers("after the run")
         return reason
 
@@ -144,18 +154,21 @@ class Supervisor:
                 log(f"tritonserver ready (pid {self._process.pid}, {len(_stub_pids(self._process.pid))} stubs, "
                     f"{private} /dev/shm regions readable by this user only)")
                 return None
-            self._stop.wait(0.5)
+            self._stop.wait(0.1)
         return "stopping" if self._stop.is_set() else f"tritonserver not ready after {self.ready_timeout_s:g} s"
 
     def _watch(self) -> str:
         """Block until tritonserver or one of its stubs dies (or a stop); the reason."""
-        watched = {self._process.pid: "tritonserver"} | {pid: f"stub of {m}" for pid, m in
-                                                          _stub_pids(self._process.pid).items()}
+        stubs = _stub_pids(self._process.pid)
+        watched = {self._process.pid: "tritonserver"} | {pid: f"stub of {m}" for pid, m in stubs.items()}
         fds = {fd: pid for pid in watched if (fd := _pidfd(pid)) is not None}
         try:
-            if len(fds) < len(watched):
-                return "a process died while tritonserver started"
+            if len(fds) < len(watched) or len(stubs) < self.expected_stubs:
+                return (f"a Python backend stub died while tritonserver started ({len(fds) - 1} of "
+                        f"{self.expected_stubs} stubs alive)")
+            self._serving.set()
             readable, _, _ = select.select([*fds, self._wake_r], [], [])
+            self._serving.clear()
             if self._wake_r in readable:
                 return "stopping"
             pid = fds[readable[0]]
@@ -166,11 +179,12 @@ class Supervisor:
             for fd in fds:
                 os.close(fd)
 
-    def _stop_server(self) -> None:
-        """SIGTERM, then SIGKILL after a grace period; then SIGKILL whatever is left of its process group."""
+    def _stop_server(self, graceful: bool) -> None:
+        """``graceful``: SIGTERM, then SIGKILL after a grace period; else SIGKILL at once (a stub is dead, so the
+        ensembles cannot answer anyway, and readiness must go false now). Then whatever is left of its group."""
         process = self._process
         if process.poll() is None:
-            process.terminate()
+            process.terminate() if graceful else process.kill()
             try:
                 process.wait(STOP_GRACE_S)
             except subprocess.TimeoutExpired:
