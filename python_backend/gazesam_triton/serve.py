@@ -129,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds a start may take before it counts as failed and is retried (default: %(default)s)")
     parser.add_argument("--tritonserver", help="a tritonserver binary with its own backends (the NGC image's); "
                                                "default: the nvidia-pytriton wheel's, with the backend assembled here")
-    parser.add_argument("--backend-dir", help="the backend folder (default: .venv/triton_backends, assembled here; "
-                                              "with --tritonserver: /opt/tritonserver/backends, used as it is)")
+    parser.add_argument("--backend-dir", default=str(ROOT / ".venv" / "triton_backends"),
+                        help="the backend folder: assembled here (default: %(default)s), or with --tritonserver "
+                             "used as it is (the NGC image's: /opt/tritonserver/backends)")
     return parser
 
 
@@ -166,10 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     except RepositoryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.tritonserver:
-        backend_dir = Path(args.backend_dir or "/opt/tritonserver/backends")
-    else:
-        backend_dir = prepare_backend_dir(Path(args.backend_dir or ROOT / ".venv" / "triton_backends"))
+    backend_dir = Path(args.backend_dir) if args.tritonserver else prepare_backend_dir(Path(args.backend_dir))
     guard_key, upstream = ("", 0) if args.no_http else (secrets.token_hex(16), free_port())
     command = server_command(args, backend_dir, ensure_admin_key(), guard_key, upstream)
     supervisor = Supervisor(command, server_env(), region_prefix(args.grpc_port),
