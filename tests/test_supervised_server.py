@@ -38,7 +38,7 @@ def stub_pid(server: TritonProcess, model: str) -> int:
             args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if args[0].endswith(STUB_NAME.encode()) and f"/{model}/1/" in args[1].decode() \
+        if STUB_NAME.encode() in args[0] and len(args) > 1 and f"/{model}/1/" in args[1].decode() \
                 and region_prefix(server.grpc_port).encode() in b" ".join(args):
             return pid
     raise AssertionError(f"no stub of {model} found")

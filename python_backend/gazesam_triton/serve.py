@@ -54,8 +54,18 @@ def pytriton_server_dir() -> Path:
     return Path(pytriton.__file__).resolve().parent / "tritonserver"
 
 
+STUB_WRAPPER = """#!/bin/sh
+# The Python backend stub, without the malloc settings the supervisor gives tritonserver: they return a huge
+# request's buffers there, but would slow the stubs' own numpy and ONNX Runtime allocations.
+# Written by gazesam_triton.serve (docker/Dockerfile installs the same).
+unset GLIBC_TUNABLES
+exec "$(dirname "$0")/triton_python_backend_stub.bin" "$@"
+"""
+
+
 def prepare_backend_dir(dest: Path) -> Path:
-    """A backend folder with the python backend and the stub for the running Python version."""
+    """A backend folder with the python backend and the stub for the running Python version (behind
+    :data:`STUB_WRAPPER`)."""
     server = pytriton_server_dir()
     python_dir = dest / "python"
     python_dir.mkdir(parents=True, exist_ok=True)
@@ -63,8 +73,15 @@ def prepare_backend_dir(dest: Path) -> Path:
     stub = server / "python_backend_stubs" / version / "triton_python_backend_stub"
     if not stub.is_file():
         raise FileNotFoundError(f"nvidia-pytriton ships no python backend stub for Python {version} ({stub})")
-    for item in [p for p in (server / "backends" / "python").iterdir() if p.is_file()] + [stub]:
+    for item in [p for p in (server / "backends" / "python").iterdir() if p.is_file()]:
         _install(item, python_dir / item.name)
+    _install(stub, python_dir / f"{stub.name}.bin")
+    wrapper = python_dir / stub.name
+    if not wrapper.is_file() or wrapper.read_text(errors="replace") != STUB_WRAPPER:
+        partial = wrapper.with_name(f".{wrapper.name}.{os.getpid()}")
+        partial.write_text(STUB_WRAPPER)
+        partial.chmod(0o755)
+        os.replace(partial, wrapper)
     return dest
 
 
