@@ -4,6 +4,8 @@ compose file parses with its paths present."""
 
 from __future__ import annotations
 
+import json
+
 import re
 from pathlib import Path
 
@@ -89,6 +91,17 @@ def test_dockerfile_makes_the_project_importable_for_the_stub(instructions):
     runs = " ".join(args for keyword, args in instructions if keyword == "RUN")
     assert "gazesam.pth" in runs and "/opt/gazesam/python_backend" in runs
     assert "python_backend_stubs/3.11/triton_python_backend_stub" in runs
+    assert "triton_python_backend_stub.bin" in runs and "STUB_WRAPPER" in runs  # the stub behind the wrapper
+
+
+def test_the_container_serves_supervised(instructions, compose):
+    cmd = json.loads(next(args for keyword, args in instructions if keyword == "CMD"))
+    server = compose["services"]["server"]
+    for command in (cmd, server["command"]):
+        assert command[:3] == ["python", "-m", "gazesam_triton.serve"]
+        assert "--tritonserver=/opt/tritonserver/bin/tritonserver" in command
+        assert "--backend-dir=/opt/tritonserver/backends" in command
+    assert server["init"] is True
 
 
 def test_compose_services_use_pinned_images_and_existing_paths(compose):
