@@ -88,6 +88,11 @@ class CameraJob:
     def slug(self) -> str:
         return f"camera{self.source}" if isinstance(self.source, int) else Path(str(self.source)).stem
 
+    @property
+    def is_file(self) -> bool:
+        """A video file played as a camera: its end is the normal end of the stream, not a stall."""
+        return isinstance(self.source, str) and Path(self.source).is_file()
+
 
 @dataclass(frozen=True)
 class CameraOptions:
@@ -112,6 +117,10 @@ def plan_jobs(sources: list[int | str], records: list[Path] | None, show: bool) 
     if not show and not records:
         jobs = [CameraJob(j.source, DEFAULT_RECORD_DIR / f"webcam_{j.slug}.mp4") for j in jobs]
     paths = [j.record for j in jobs if j.record is not None]
+    missing = [str(p) for p in (records or []) if not p.parent.is_dir()]
+    if missing:
+        raise CameraError(f"--record {missing[0]}: its folder does not exist (create it first; only the default "
+                          f"{DEFAULT_RECORD_DIR}/ is created)")
     if len(set(paths)) != len(paths):
         raise CameraError(f"two cameras would record to the same file: {[str(p) for p in paths]}")
     return jobs
@@ -143,7 +152,8 @@ class CameraStream:
 
     def run(self, position: int) -> RunSummary:
         options, label = self.options, self.job.label
-        reader = FrameReader(self._capture, options.max_frames, options.stall_timeout_s, queue_size=2).start()
+        stall_s = 0.0 if self.job.is_file else options.stall_timeout_s  # a file's failed read is its end
+        reader = FrameReader(self._capture, options.max_frames, stall_s, queue_size=2).start()
         sender = StreamSender(options.connect, options.backoff, on_event=lambda m: notice(f"{label}: {m}"),
                               slot_wait_s=options.slot_wait_s)
         started = time.perf_counter()
@@ -191,6 +201,9 @@ class CameraStream:
         except SourceStalled:
             captured = None
             self.summary.stopped_because = f"{self.job.label} delivered no frame for {stall_s:g} s (read() hangs)"
+        if captured is None and reader.read_failed and self.job.is_file:
+            notice(f"{self.job.label}: end of the file")
+            return None
         if captured is None and reader.read_failed:
             self.summary.stopped_because = f"{self.job.label} delivered no frame for {stall_s:g} s"
         if self.summary.stopped_because:
