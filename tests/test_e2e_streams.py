@@ -122,12 +122,23 @@ def test_send_rate_does_not_change_the_output(alone, client, videos):
     assert_same(slow.outputs, alone["woman_cup_shelf.mp4"], "slow vs fast")
 
 
-def test_an_ended_stream_frees_its_slot(server):
-    client = GazeSamClient(server.grpc_url, "grpc", timeout_s=30)
-    frame = np.full((64, 64, 3), 90, np.uint8)
+def fill_every_slot(client: GazeSamClient, frame: np.ndarray) -> list[int]:
+    """Start MAX_STREAMS streams (one frame each, no end): the server is full; their IDs."""
     streams = [new_stream_id() for _ in range(MAX_STREAMS)]
     for stream in streams:
         client.infer(frame, 0.0, stream, start=True)
+    return streams
+
+
+def end_streams(client: GazeSamClient, frame: np.ndarray, streams: list[int]) -> None:
+    for stream in streams:
+        client.infer(frame, 0.04, stream, end=True)
+
+
+def test_an_ended_stream_frees_its_slot(server):
+    client = GazeSamClient(server.grpc_url, "grpc", timeout_s=30)
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    streams = fill_every_slot(client, frame)
     extra = new_stream_id()
     started = time.perf_counter()
     with pytest.raises(InferenceServerException, match=f"at most {MAX_STREAMS} concurrent streams"):
@@ -135,8 +146,7 @@ def test_an_ended_stream_frees_its_slot(server):
     print(f"stream {MAX_STREAMS + 1} refused in {time.perf_counter() - started:.2f} s")
     client.infer(frame, 0.04, streams[0], end=True)  # the first stream's last frame frees its slot
     assert client.infer(frame, 0.0, extra, start=True, end=True).face_track_id == 0
-    for stream in streams[1:]:
-        client.infer(frame, 0.04, stream, end=True)
+    end_streams(client, frame, streams[1:])
     for _ in range(MAX_STREAMS):  # every slot is free again
         client.infer(frame, 0.0, new_stream_id(), start=True, end=True)
 
@@ -189,9 +199,7 @@ def test_one_stream_id_is_one_stream_in_both_ensembles(server):
 def test_refused_and_failed_starts_never_keep_a_new_stream_waiting(server):
     client = GazeSamClient(server.grpc_url, "grpc", timeout_s=20)
     frame = np.full((64, 64, 3), 90, np.uint8)
-    running = [new_stream_id() for _ in range(MAX_STREAMS)]
-    for stream in running:
-        client.infer(frame, 0.0, stream, start=True)
+    running = fill_every_slot(client, frame)
     refusals: dict[str, int] = {}
     started = time.perf_counter()
     for i in range(3 * MAX_STREAMS + 8):  # more refused starts than Triton has sequence slots per model (64)
@@ -208,8 +216,7 @@ def test_refused_and_failed_starts_never_keep_a_new_stream_waiting(server):
     answer, seconds = timed(lambda: client.infer(frame, 0.0, new_stream_id(), start=True, end=True))
     print(f"a new stream once one slot is free: answered in {seconds:.2f} s")
     assert not isinstance(answer, InferenceServerException) and seconds < ANSWER_S
-    for stream in running:
-        client.infer(frame, 0.04, stream, end=True)
+    end_streams(client, frame, running)
     assert set(refusals) == {"StatusCode.INVALID_ARGUMENT", "StatusCode.UNAVAILABLE"}
 
 
@@ -240,9 +247,7 @@ def test_abandoned_streams_free_their_slots_after_their_lease(server):
 def test_a_sender_waits_for_a_slot_on_a_full_server_and_says_so(server):
     holder = GazeSamClient(server.grpc_url, "grpc", timeout_s=20)
     frame = np.full((64, 64, 3), 90, np.uint8)
-    running = [new_stream_id() for _ in range(MAX_STREAMS)]
-    for stream in running:
-        holder.infer(frame, 0.0, stream, start=True)
+    running = fill_every_slot(holder, frame)
     freed = threading.Timer(3.0, lambda: holder.infer(frame, 0.04, running.pop(), end=True))
     events: list[str] = []
     sender = StreamSender(lambda: GazeSamClient(server.grpc_url, "grpc", timeout_s=20),
@@ -253,8 +258,7 @@ def test_a_sender_waits_for_a_slot_on_a_full_server_and_says_so(server):
     finally:
         freed.join()
         sender.close()
-        for stream in running:
-            holder.infer(frame, 0.04, stream, end=True)
+        end_streams(holder, frame, running)
     print("\n".join(events))
     assert outcome.result is not None and outcome.started_stream
     assert 2.5 < sender.stats.slot_wait_s < 10
