@@ -37,9 +37,11 @@ class SequenceSlots:
     why: tuple[str, ...]
 
 
-def tensor_block(kind: str, specs: tuple[TensorSpec, ...]) -> str:
+def tensor_block(kind: str, specs: tuple[TensorSpec, ...], optional: tuple[str, ...] = ()) -> str:
+    """A config's ``input`` / ``output`` list; the names in ``optional`` may be left out of a request."""
     rows = ",\n".join(
-        f'  {{ name: "{s.name}" data_type: TYPE_{np_to_triton_dtype(s.np_dtype)} dims: [ {", ".join(map(str, s.shape))} ] }}'
+        f'  {{ name: "{s.name}" data_type: TYPE_{np_to_triton_dtype(s.np_dtype)} dims: [ {", ".join(map(str, s.shape))} ]'
+        + (" optional: true" if s.name in optional else "") + " }"
         for s in specs
     )
     return f"{kind} [\n{rows}\n]"
@@ -95,8 +97,14 @@ def python_model_config(
     outputs: tuple[TensorSpec, ...],
     params: dict[str, str],
     sequences: SequenceSlots | None = None,
+    optional: tuple[str, ...] = (),
+    note: tuple[str, ...] | None = None,
 ) -> str:
-    """A one-instance Python-backend model (a step, or a network under the CPU profile)."""
+    """A one-instance Python-backend model (a step, or a network under the CPU profile).
+
+    ``note``: the comment above its instance group when it is not under the sequence batcher.
+    """
+    note = note or ("One CPU instance: the machine has two cores and the branches already run side by side.",)
     return "\n".join(
         [
             f"# {name}: {doc}",
@@ -104,11 +112,9 @@ def python_model_config(
             f'name: "{name}"',
             'backend: "python"',
             "max_batch_size: 0  # every tensor carries its own batch axis (1 frame per request)",
-            tensor_block("input", inputs),
+            tensor_block("input", inputs, optional),
             tensor_block("output", outputs),
-            sequence_batching_block(sequences)
-            if sequences
-            else "# One CPU instance: the machine has two cores and the branches already run side by side.",
+            sequence_batching_block(sequences) if sequences else "\n".join(f"# {line}" for line in note),
             "instance_group [ { count: 1 kind: KIND_CPU } ]",
             parameters_block(params),
             "",

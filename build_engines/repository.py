@@ -14,7 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
-from gazesam.contracts import ENSEMBLE_OUTPUTS, GATE, MAX_STREAMS, STREAM_IDLE_TIMEOUT_S, TensorSpec
+from gazesam.contracts import ENSEMBLE_OUTPUTS, GATE, MAX_STREAMS, SEQUENCE_SLOTS, STREAM_SLOT_HOLD_S, TensorSpec
 from gazesam.graph import Node, ensembles
 from gazesam.model_files import read_provenance
 from gazesam.networks import ModelSet
@@ -27,19 +27,20 @@ from .profiles import CpuProfile, NetworkProfile
 
 STEP_ADAPTER = "from gazesam_triton.step_model import TritonPythonModel  # noqa: F401"
 
-# Triton's own sequence slots, above MAX_STREAMS: stream MAX_STREAMS+1 reaches the step and gets a clear
-# error instead of waiting silently in Triton's backlog (which is what happens beyond these slots).
-TRITON_SEQUENCE_SLOTS = 4 * MAX_STREAMS
-
 STREAM_SLOTS = SequenceSlots(
-    candidates=TRITON_SEQUENCE_SLOTS,
-    idle_timeout_us=int(STREAM_IDLE_TIMEOUT_S * 1_000_000),
+    candidates=SEQUENCE_SLOTS,
+    idle_timeout_us=int(STREAM_SLOT_HOLD_S * 1_000_000),
     why=(
         "Stateful: each client stream is one sequence (correlation ID; start flag on its first frame, end",
-        f"flag on its last). The ensemble's first step admits {MAX_STREAMS} streams and refuses stream",
-        f"{MAX_STREAMS + 1} with an error; Triton's {TRITON_SEQUENCE_SLOTS} candidate slots are set above that so the",
-        "refusal is an answer, not a silent wait. A stream idle this long is dropped (the step forgets it too).",
+        f"flag on its last). Only streams that frame_check admitted (at most {MAX_STREAMS}) arrive here; it also",
+        f"counts the slots that streams stopped without an end flag hold for {STREAM_SLOT_HOLD_S:g} s, so a",
+        f"stream never waits for one of the {SEQUENCE_SLOTS} slots (it would wait unanswered).",
     ),
+)
+
+ADMISSION_NOTE = (
+    "Not under the sequence batcher, so a refused start never takes a Triton sequence slot; one",
+    "instance: it holds the one admission table of both ensembles (gazesam.admission).",
 )
 
 
@@ -90,8 +91,10 @@ def write_repository(
         if node.network is None:
             step = steps[node.model]
             doc = (step.run.__doc__ or node.model).strip().splitlines()[0]
-            slots = STREAM_SLOTS if step.tracks_streams else None
-            config = python_model_config(node.model, doc, step.inputs, step.outputs, params, slots)
+            slots = STREAM_SLOTS if step.sequence_batched else None
+            note = ADMISSION_NOTE if step.admits_streams else None
+            config = python_model_config(node.model, doc, step.inputs, step.outputs, params, slots,
+                                         optional=step.optional_input_names, note=note)
             adapter = STEP_ADAPTER
         else:
             network = model_set.network(node.network)

@@ -34,6 +34,7 @@ from gazesam.contracts import (
     TensorSpec,
 )
 from gazesam.jpeg_frame import jpeg_size
+from gazesam_triton.admin_key import admin_headers
 
 TRANSPORTS = ("raw", "shm", "jpeg")
 _MASK = next(spec for spec in ENSEMBLE_OUTPUTS if spec.name == "MASK")
@@ -105,21 +106,22 @@ class JpegTransport(RawTransport):
 
 
 class _Region:
-    """One registered system shared-memory region of ``size`` bytes."""
+    """One registered system shared-memory region of ``size`` bytes (``headers``: the admin key the
+    server's shared-memory API requires, gazesam_triton.admin_key)."""
 
-    def __init__(self, client: Any, size: int, role: str):
+    def __init__(self, client: Any, size: int, role: str, headers: dict[str, str]):
         self.name = f"gazesam-{role}-{uuid.uuid4().hex[:12]}"
-        self.size = size
+        self.size, self.headers = size, headers
         self.handle = shm.create_shared_memory_region(self.name, f"/{self.name}", size)
         try:
-            client.register_system_shared_memory(self.name, f"/{self.name}", size)
+            client.register_system_shared_memory(self.name, f"/{self.name}", size, headers=headers)
         except Exception:
             shm.destroy_shared_memory_region(self.handle)
             raise
 
     def release(self, client: Any) -> None:
         try:
-            client.unregister_system_shared_memory(self.name)
+            client.unregister_system_shared_memory(self.name, headers=self.headers)
         except Exception:  # the server is gone (its registrations with it); the region is still ours to free
             pass
         finally:
@@ -132,6 +134,7 @@ class SharedMemoryTransport(RawTransport):
     def __init__(self, module: Any, client: Any):
         super().__init__(module, client)
         self._client = client
+        self._headers = admin_headers("grpc" if module.__name__.endswith("grpc") else "http")
         self._frame: _Region | None = None
         self._mask: _Region | None = None
 
@@ -139,9 +142,9 @@ class SharedMemoryTransport(RawTransport):
         frame_bytes, mask_bytes = frame_hw[0] * frame_hw[1] * 3, frame_hw[0] * frame_hw[1]
         if self._frame is None or self._frame.size != frame_bytes:
             self.close()
-            frame_region = _Region(self._client, frame_bytes, "frame")
+            frame_region = _Region(self._client, frame_bytes, "frame", self._headers)
             try:
-                mask_region = _Region(self._client, mask_bytes, "mask")
+                mask_region = _Region(self._client, mask_bytes, "mask", self._headers)
             except Exception:
                 frame_region.release(self._client)
                 raise

@@ -25,6 +25,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from clients.frame_transport import Frame, frame_size, make_transport
+from gazesam.admission import SERVER_FULL_TEXT, START_REQUIRED_TEXT
 from gazesam.contracts import ENSEMBLE_NAME, ENSEMBLE_OUTPUTS, STREAM_ID_HEADER, Status
 from gazesam.settings import coco_class_names
 
@@ -37,11 +38,14 @@ def new_stream_id() -> int:
 
 
 # gRPC codes and HTTP statuses that mean "no answer from a working server" (down, restarting, stopping,
-# overloaded past the deadline), as opposed to the server's answer refusing this one request.
+# overloaded past the deadline), as opposed to the server's answer refusing this one request. A full
+# server also answers unavailable (503), with gazesam.admission.SERVER_FULL_TEXT: see is_server_full.
 _CONNECTION_STATUSES = {"StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "502", "503", "504"}
-# Triton's sequence batcher answers a non-start request of a sequence it does not know (it restarted, or
-# dropped the stream when idle) with this; the stream must be started again.
-_UNKNOWN_STREAM_TEXT = "must specify the START flag"
+
+
+def is_server_full(exc: BaseException) -> bool:
+    """True when the server answered that every stream slot is in use: wait for one, then start the stream."""
+    return isinstance(exc, InferenceServerException) and SERVER_FULL_TEXT in str(exc)
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -51,14 +55,14 @@ def is_connection_error(exc: BaseException) -> bool:
     False for a server's answer that refuses this one request (a bad frame, a full stream table).
     """
     if isinstance(exc, InferenceServerException):
-        return exc.status() in _CONNECTION_STATUSES
+        return exc.status() in _CONNECTION_STATUSES and not is_server_full(exc)
     # HTTP (geventhttpclient): refused, reset, timed out (OSError) or closed mid-response (HTTPException)
     return isinstance(exc, (OSError, http.client.HTTPException))
 
 
 def is_unknown_stream_error(exc: BaseException) -> bool:
     """True when the server does not know the stream this request continues: start it again."""
-    return isinstance(exc, InferenceServerException) and _UNKNOWN_STREAM_TEXT in str(exc)
+    return isinstance(exc, InferenceServerException) and START_REQUIRED_TEXT in str(exc)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ class RunSummary:
         if s.retries or s.stream_restarts or s.unreachable_frames:
             lines.append(f"server trouble: {s.retries} retries, {s.reconnects} reconnects, stream restarted "
                          f"{s.stream_restarts} time(s), {s.unreachable_frames} frame(s) given up (server unreachable)")
+        if s.slot_wait_s:
+            lines.append(f"waited {s.slot_wait_s:.1f} s for a stream slot (the server was full)")
         for message, count in self.errors.most_common(_ERRORS_SHOWN):
             lines.append(f"error on {count} frame(s): {message}")
         if self.stopped_because:
@@ -81,6 +83,7 @@ class RunSummary:
             "reconnects": self.server.reconnects,
             "stream_restarts": self.server.stream_restarts,
             "unreachable_frames": self.server.unreachable_frames,
+            "slot_wait_s": self.server.slot_wait_s,
             "stopped_because": self.stopped_because,
             "wall_s": self.wall_s,
         }

@@ -43,10 +43,18 @@ def add_server_arguments(parser: argparse.ArgumentParser, timeout_s: float) -> N
                        help="wait before the first retry, seconds; it doubles each retry (default: %(default)s)")
     group.add_argument("--retry-max-wait", type=float, default=10.0,
                        help="longest wait between retries, seconds (default: %(default)s)")
+    group.add_argument("--slot-wait", type=float, default=300.0,
+                       help="when the server is full (all its stream slots in use), how long each stream waits for "
+                            "a slot, retrying with the back-off's waits, before its frames are written unannotated "
+                            "(default: %(default)s s)")
 
 
 def backoff_from(args: argparse.Namespace) -> Backoff:
-    """The retry policy the options ask for; ValueError explains a bad combination."""
+    """The retry policy the options ask for; ValueError explains a bad option or combination."""
+    if not args.timeout > 0:
+        raise ValueError(f"--timeout must be a positive number of seconds (a request's deadline), not {args.timeout:g}")
+    if not args.slot_wait >= 0:
+        raise ValueError(f"--slot-wait must be >= 0 seconds, not {args.slot_wait:g}")
     return Backoff(args.retries, args.retry_wait, args.retry_max_wait)
 
 

@@ -7,13 +7,15 @@
 
 A connection error (server down, restarting, past the deadline) is retried with back-off on a new
 connection, and the retried frame starts the stream again (``start=True``): the server's state for the
-stream is unknown (or gone, if it restarted). A stream silent for nearly contracts.STREAM_IDLE_TIMEOUT_S
-is started again too (the server drops idle streams), and a frame the server refuses because it does not
-know the stream ("must specify the START flag") is sent again at once, starting it. The summary counts
-these restarts. Any other per-request error (the server refused this frame) is not retried: the frame
-goes unannotated and the stream goes on (a refused first frame leaves the next one to start the stream).
-When the retries run out the server counts as unreachable: later frames fail fast, and one attempt per
-``max_wait_s`` checks whether it is back.
+stream is unknown (or gone, if it restarted). A frame the server refuses because it does not run the
+stream ("must specify the START flag": it ended it, restarted, or dropped it when silent past its
+lease) is sent again at once, starting it. The summary counts these restarts. A full server ("... at
+most 16 concurrent streams ...") is waited for: the frame is sent again, with the back-off's waits,
+until a slot frees or ``slot_wait_s`` (for the whole stream) has passed, with one message each way.
+Any other per-request error (the server refused this frame) is not retried: the frame goes unannotated
+and the next frame starts the stream again (the refusal may have come from a step that never saw the
+stream's start). When the retries run out the server counts as unreachable: later frames fail fast,
+and one attempt per ``max_wait_s`` checks whether it is back.
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ from typing import Callable
 from clients.backoff import Backoff
 from clients.frame_transport import Frame
 from clients.gazesam_client import (
-    FrameResult, GazeSamClient, is_connection_error, is_unknown_stream_error, new_stream_id,
+    FrameResult, GazeSamClient, is_connection_error, is_server_full, is_unknown_stream_error, new_stream_id,
 )
 from clients.notices import notice
-from gazesam.contracts import STREAM_IDLE_TIMEOUT_S
 
 _MAX_ERROR_CHARS = 300
 UNREACHABLE = "server unreachable"
@@ -43,12 +44,14 @@ class SenderStats:
     reconnects: int = 0  # connections opened anew after a connection error
     stream_restarts: int = 0  # times the stream was started again after it had been running
     unreachable_frames: int = 0  # frames given up because the server stayed away past every retry
+    slot_wait_s: float = 0.0  # time spent waiting for a stream slot on a full server
 
     def add(self, other: "SenderStats") -> None:
         self.retries += other.retries
         self.reconnects += other.reconnects
         self.stream_restarts += other.stream_restarts
         self.unreachable_frames += other.unreachable_frames
+        self.slot_wait_s += other.slot_wait_s
 
 
 @dataclass(frozen=True)
@@ -75,25 +78,22 @@ class StreamSender:
         connect: Callable[[int], GazeSamClient],
         backoff: Backoff,
         on_event: Callable[[str], None] = notice,
-        idle_restart_s: float = 0.9 * STREAM_IDLE_TIMEOUT_S,
+        slot_wait_s: float = 300.0,
     ):
         """``connect(stream_id)``: a new client for this stream's server (several servers: see server_options).
-        ``idle_restart_s``: a stream silent this long is started again, as the server drops idle streams."""
+        ``slot_wait_s``: how long, over the whole stream, to wait for a slot while the server is full."""
         self.stream_id = new_stream_id()
         self.stats = SenderStats()
         self._connect, self._backoff, self._on_event = connect, backoff, on_event
-        self._idle_restart_s = idle_restart_s
-        self._last_sent_s = 0.0  # monotonic time the last answered request was sent
+        self._slot_wait_s = slot_wait_s
         self._client: GazeSamClient | None = None
         self._opened = False  # a connection was opened before: the next one is a reconnect
         self._needs_start = True  # the next request must carry start=True
         self._started_before = False  # a start was acknowledged: a later start is a restart
         self._running = False  # the server has acknowledged a start and no end yet
         self._sent_start = False  # the last request carried start=True
-        # The server refused a start: Triton's sequence batcher keeps that sequence until an end flag or its
-        # idle timeout, though the stream never ran; end_stream ends it.
-        self._start_refused = False
         self._unreachable_until: float | None = None  # monotonic time of the next check while unreachable
+        self._slot_wait_began: float | None = None  # monotonic time this stream began waiting for a slot
 
     def send(self, frame: Frame, frame_time_s: float, last: bool = False) -> SendOutcome:
         """Process one frame (clients.frame_transport.Frame) taken at ``frame_time_s`` s on the stream's clock."""
@@ -101,11 +101,15 @@ class StreamSender:
             self.stats.unreachable_frames += 1
             return SendOutcome(None, error=UNREACHABLE)
         waits = enumerate([] if self._unreachable_until is not None else self._backoff.waits(), start=1)
+        slot_waits = iter(self._slot_waits())
         while True:
             try:
                 return self._attempt(frame, frame_time_s, last)
             except Exception as exc:  # classified below; nothing is swallowed unseen
-                if is_connection_error(exc):
+                if is_server_full(exc):
+                    if not self._wait_for_slot(exc, next(slot_waits, None)):
+                        return self._refused(exc)
+                elif is_connection_error(exc):
                     retry, wait = next(waits, (0, None))
                     if wait is None:
                         return self._give_up(exc)
@@ -113,27 +117,15 @@ class StreamSender:
                 elif is_unknown_stream_error(exc) and not self._needs_start:
                     self._needs_start = True  # the server forgot the stream: this frame starts it again
                 else:
-                    self._start_refused = self._start_refused or self._sent_start
-                    return SendOutcome(None, error=short_error(exc))
+                    return self._refused(exc)
 
-    def end_stream(self, frame: Frame, frame_time_s: float) -> bool:
-        """Tell the server a stream whose last frame went out without ``end`` has ended (one try).
-
-        False when no stream was running; a refused start's sequence is ended all the same (see __init__).
-        """
-        if self._start_refused and not self._running:
-            self._start_refused = False
-            try:
-                self._client_now().infer(frame, frame_time_s, self.stream_id, start=False, end=True)
-            except Exception:  # the first step refuses it (the stream is not running); Triton ends the sequence
-                pass
-            return False
-        idle = time.monotonic() - self._last_sent_s >= self._idle_restart_s
-        if not self._running or self._needs_start or idle:  # nothing to end, or the server may not know it
+    def end_stream(self, frame: np.ndarray, frame_time_s: float) -> bool:
+        """Tell the server a stream whose last frame went out without ``end`` has ended (one try)."""
+        if not self._running or self._needs_start:  # nothing to end, or the server may not know it
             return False
         try:
             self._client_now().infer(frame, frame_time_s, self.stream_id, start=False, end=True)
-        except Exception:  # the server will drop the stream when it idles (contracts.STREAM_IDLE_TIMEOUT_S)
+        except Exception:  # the server drops the stream when it is silent past its lease
             return False
         self._running = False
         return True
@@ -145,22 +137,49 @@ class StreamSender:
 
     def _attempt(self, frame: Frame, frame_time_s: float, last: bool) -> SendOutcome:
         client = self._client_now()
-        sent_s = time.monotonic()
-        # The server may have dropped a stream idle this long: start it again rather than be refused.
-        start = self._needs_start or sent_s - self._last_sent_s >= self._idle_restart_s
+        start = self._needs_start
         began = time.perf_counter()
         self._sent_start = start
         result = client.infer(frame, frame_time_s, self.stream_id, start=start, end=last)
         latency_ms = (time.perf_counter() - began) * 1000
         if self._unreachable_until is not None:
             self._on_event("the server answers again")
+        if self._slot_wait_began is not None:
+            self._on_event(f"got a stream slot after {time.monotonic() - self._slot_wait_began:.1f} s")
+            self._slot_wait_began = None
         if start and self._started_before:
             self.stats.stream_restarts += 1
-            self._on_event("stream started again on the server (its state for the stream was lost or idle)")
-        self._started_before, self._last_sent_s = True, sent_s
+            self._on_event("stream started again on the server (its state for the stream was lost or dropped)")
+        self._started_before = True
         self._needs_start, self._running, self._unreachable_until = False, not last, None
-        self._start_refused = False
         return SendOutcome(result, latency_ms, started_stream=start)
+
+    def _slot_waits(self) -> list[float]:
+        """The waits before each new try while the server is full, within what is left of ``slot_wait_s``."""
+        waits, total, wait = [], self.stats.slot_wait_s, self._backoff.first_wait_s
+        while total + wait <= self._slot_wait_s:
+            waits.append(wait)
+            total += wait
+            wait = min(wait * 2.0, self._backoff.max_wait_s)
+        return waits
+
+    def _wait_for_slot(self, exc: BaseException, wait: float | None) -> bool:
+        """Sleep ``wait`` seconds for a slot on a full server (False: no wait left, the frame is refused)."""
+        if wait is None:
+            return False
+        if self._slot_wait_began is None:
+            self._slot_wait_began = time.monotonic()
+            self._on_event(f"the server is full ({short_error(exc)}); waiting up to {self._slot_wait_s:g} s "
+                           "for a stream slot")
+        time.sleep(wait)
+        self.stats.slot_wait_s += wait
+        self._needs_start = True
+        return True
+
+    def _refused(self, exc: BaseException) -> SendOutcome:
+        """The server refused this frame: it goes unannotated and the next frame starts the stream again."""
+        self._needs_start, self._running = True, False
+        return SendOutcome(None, error=short_error(exc))
 
     def _client_now(self) -> GazeSamClient:
         if self._client is None:

@@ -49,7 +49,8 @@ from clients.server_options import (
 )
 from clients.stream_sender import StreamSender
 from clients.video_writer import BackgroundVideoWriter, VideoOutputError
-from gazesam.contracts import MAX_STREAMS
+from gazesam.contracts import MAX_FRAME_SIDE, MAX_STREAMS, MIN_FRAME_SIDE
+from gazesam.frame_check import FrameError, check_frame_size
 
 
 class VideoInputError(RuntimeError):
@@ -80,6 +81,7 @@ class StreamOptions:
     backoff: Backoff
     served: ServedModels
     max_frames: int  # 0: every frame
+    slot_wait_s: float  # how long a stream waits for a slot on a full server
 
 
 def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
@@ -91,13 +93,27 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     return capture, VideoInfo(fps, size, max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0))
 
 
+def check_frame_size_of(video: Path, info: VideoInfo) -> None:
+    """VideoInputError when the server would refuse every frame of ``video`` (a side out of its range)."""
+    width, height = info.size
+    try:
+        check_frame_size(height, width)
+    except FrameError:
+        raise VideoInputError(f"{video} is {width}x{height} (width x height); the server takes frames with both "
+                              f"sides from {MIN_FRAME_SIDE} to {MAX_FRAME_SIDE} pixels") from None
+
+
 def plan_jobs(videos: list[Path], output_dir: Path, results_json: bool) -> list[VideoJob]:
     """One job per video; every video must be a readable file and every output name distinct."""
     jobs, outputs = [], {}
     for video in videos:
+        if video.is_dir():
+            raise VideoInputError(f"{video} is a folder, not a video file")
         if not video.is_file():
             raise VideoInputError(f"no such video: {video}")
-        open_video(video)[0].release()
+        capture, info = open_video(video)
+        capture.release()
+        check_frame_size_of(video, info)
         output = output_dir / f"{video.stem}_gazesam.mp4"
         if output in outputs:
             raise VideoInputError(f"{video} and {outputs[output]} would both write {output}; rename one")
@@ -112,12 +128,16 @@ def process_video(job: VideoJob, options: StreamOptions, position: int, stop: th
     reader = FrameReader(capture, options.max_frames).start()
     total = min(info.frame_count, options.max_frames) if options.max_frames else info.frame_count
     name = job.source.name
-    sender = StreamSender(options.connect, options.backoff, on_event=lambda m: notice(f"{name}: {m}"))
+    sender = StreamSender(options.connect, options.backoff, on_event=lambda m: notice(f"{name}: {m}"),
+                          slot_wait_s=options.slot_wait_s)
     summary, records = RunSummary(), []
     started = time.perf_counter()
     writer = None
     try:
         writer = BackgroundVideoWriter(job.output, info.fps, info.size)
+        if writer.output_size != info.size:
+            notice(f"{name}: {info.size[0]}x{info.size[1]} has an odd side and MPEG-4 needs even ones: "
+                   f"{job.output.name} is {writer.output_size[0]}x{writer.output_size[1]} (last column/row repeated)")
         with tqdm(total=total or None, unit="frame", desc=name, position=position, leave=True) as bar:
             for index, captured, last in frames_with_last_flag(reader):
                 if stop.is_set():
@@ -132,6 +152,10 @@ def process_video(job: VideoJob, options: StreamOptions, position: int, stop: th
                 if job.results_json:
                     records.append(result_record(index, index / info.fps, outcome))
                 bar.update(1)
+        if not stop.is_set() and info.frame_count and summary.frames < total:
+            summary.stopped_because = (f"the video ended after {summary.frames} of the {total} frames its "
+                                       "container states (truncated or damaged?)")
+            notice(f"{name}: {summary.stopped_because}")
     finally:
         sender.close()
         if reader.stop():
@@ -141,19 +165,20 @@ def process_video(job: VideoJob, options: StreamOptions, position: int, stop: th
     summary.server = sender.stats
     summary.wall_s = time.perf_counter() - started
     if job.results_json:
-        write_results_json(job, info, sender.stream_id, records, summary, options.served)
+        write_results_json(job, info, writer.output_size, sender.stream_id, records, summary, options.served)
     return summary
 
 
-def write_results_json(job: VideoJob, info: VideoInfo, stream_id: int, records: list[dict],
-                       summary: RunSummary, served: ServedModels) -> None:
+def write_results_json(job: VideoJob, info: VideoInfo, output_size: tuple[int, int], stream_id: int,
+                       records: list[dict], summary: RunSummary, served: ServedModels) -> None:
     document = {
         "stand_in_models": served.banner,  # None only when every network runs real weights
         "models": served.to_json(),
         "video": str(job.source),
         "output": str(job.output),
         "fps": info.fps,
-        "size": list(info.size),
+        "size": list(info.size),  # the input's width, height; the frame results are in its pixels
+        "output_size": list(output_size),  # the output video's (even sides: an odd one is padded by a pixel)
         "stream_id": stream_id,
         "frame_time": "frame index / fps, seconds",
         "frames": records,
@@ -236,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     print(served.caption())
     if served.banner:
         print(f"WARNING: {served.banner}")
-    options = StreamOptions(client_factory(args), backoff, served, args.max_frames)
+    options = StreamOptions(client_factory(args), backoff, served, args.max_frames, args.slot_wait)
     started = time.perf_counter()
     done, errors, interrupted = run_videos(jobs, options, args.parallel or min(len(jobs), MAX_STREAMS))
     report(done, time.perf_counter() - started)
@@ -246,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         return ExitStatus.INTERRUPTED
     if errors:
         return ExitStatus.BAD_INPUT
-    return ExitStatus.UNANNOTATED if any(summary.failed for _, summary in done) else ExitStatus.OK
+    incomplete = any(summary.failed or summary.stopped_because for _, summary in done)
+    return ExitStatus.UNANNOTATED if incomplete else ExitStatus.OK
 
 
 if __name__ == "__main__":

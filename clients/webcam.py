@@ -16,7 +16,8 @@ default ``output/webcam_<camera>.mp4``. The default install has headless OpenCV,
 A camera that delivers no frame for --stall-timeout seconds (unplugged, a file at its end) is reported
 and stopped; its recording is finalised and playable. When a stream stops, its last frame is sent once
 more with the end flag so the server frees the stream's slot at once; if that cannot reach the server,
-the server drops the stream after contracts.STREAM_IDLE_TIMEOUT_S seconds without frames. Server
+the server drops the stream when it has been silent past its lease (contracts.STREAM_LEASE_MIN_S to
+STREAM_LEASE_MAX_S). Server
 trouble is handled as in clients/video.py (retries with back-off, the stream started again, frames
 without an answer recorded unannotated and counted).
 """
@@ -85,6 +86,11 @@ class CameraJob:
     def slug(self) -> str:
         return f"camera{self.source}" if isinstance(self.source, int) else Path(str(self.source)).stem
 
+    @property
+    def is_file(self) -> bool:
+        """A video file played as a camera: its end is the normal end of the stream, not a stall."""
+        return isinstance(self.source, str) and Path(self.source).is_file()
+
 
 @dataclass(frozen=True)
 class CameraOptions:
@@ -93,6 +99,7 @@ class CameraOptions:
     served: ServedModels
     max_frames: int  # 0: no limit
     stall_timeout_s: float
+    slot_wait_s: float  # how long a camera's stream waits for a slot on a full server
 
 
 def plan_jobs(sources: list[int | str], records: list[Path] | None, show: bool) -> list[CameraJob]:
@@ -108,6 +115,10 @@ def plan_jobs(sources: list[int | str], records: list[Path] | None, show: bool) 
     if not show and not records:
         jobs = [CameraJob(j.source, DEFAULT_RECORD_DIR / f"webcam_{j.slug}.mp4") for j in jobs]
     paths = [j.record for j in jobs if j.record is not None]
+    missing = [str(p) for p in (records or []) if not p.parent.is_dir()]
+    if missing:
+        raise CameraError(f"--record {missing[0]}: its folder does not exist (create it first; only the default "
+                          f"{DEFAULT_RECORD_DIR}/ is created)")
     if len(set(paths)) != len(paths):
         raise CameraError(f"two cameras would record to the same file: {[str(p) for p in paths]}")
     return jobs
@@ -139,8 +150,10 @@ class CameraStream:
 
     def run(self, position: int) -> RunSummary:
         options, label = self.options, self.job.label
-        reader = FrameReader(self._capture, options.max_frames, options.stall_timeout_s, queue_size=2).start()
-        sender = StreamSender(options.connect, options.backoff, on_event=lambda m: notice(f"{label}: {m}"))
+        stall_s = 0.0 if self.job.is_file else options.stall_timeout_s  # a file's failed read is its end
+        reader = FrameReader(self._capture, options.max_frames, stall_s, queue_size=2).start()
+        sender = StreamSender(options.connect, options.backoff, on_event=lambda m: notice(f"{label}: {m}"),
+                              slot_wait_s=options.slot_wait_s)
         started = time.perf_counter()
         try:
             with tqdm(unit="frame", desc=label, position=position, leave=True) as bar:
@@ -186,6 +199,9 @@ class CameraStream:
         except SourceStalled:
             captured = None
             self.summary.stopped_because = f"{self.job.label} delivered no frame for {stall_s:g} s (read() hangs)"
+        if captured is None and reader.read_failed and self.job.is_file:
+            notice(f"{self.job.label}: end of the file")
+            return None
         if captured is None and reader.read_failed:
             self.summary.stopped_because = f"{self.job.label} delivered no frame for {stall_s:g} s"
         if self.summary.stopped_because:
@@ -272,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     except CameraError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitStatus.BAD_INPUT
-    options = CameraOptions(client_factory(args), backoff, served, args.max_frames, args.stall_timeout)
+    options = CameraOptions(client_factory(args), backoff, served, args.max_frames, args.stall_timeout, args.slot_wait)
     try:
         summaries = run_cameras(jobs, captures, options, show)
     except VideoOutputError as exc:

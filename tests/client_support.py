@@ -3,6 +3,7 @@ checking that a real server holds no stream a client left open."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import cv2
@@ -57,3 +58,34 @@ def assert_every_stream_slot_is_free(grpc_url: str, transport: str = "raw") -> N
         for stream in started:
             client.infer(frame, 0.04, stream, end=True)
         client.close()
+
+
+def write_raw_avi(path: Path, frames: list[np.ndarray], fps: int = 25) -> None:
+    """An uncompressed (BI_RGB, 24-bit) AVI of ``frames``: any size, odd sides included, which OpenCV's own
+    writers cannot make (they crop to even sides). The layout is the AVI 1.0 RIFF format."""
+    height, width = frames[0].shape[:2]
+    stride = (width * 3 + 3) // 4 * 4
+    size = stride * height
+
+    def chunk(fourcc: bytes, data: bytes) -> bytes:
+        return fourcc + struct.pack("<I", len(data)) + data + b"\0" * (len(data) % 2)
+
+    def riff_list(kind: bytes, fourcc: bytes, data: bytes) -> bytes:
+        return kind + struct.pack("<I", len(data) + 4) + fourcc + data
+
+    avih = struct.pack("<14I", 1_000_000 // fps, size * fps, 0, 0x10, len(frames), 0, 1, size, width, height, 0, 0, 0, 0)
+    strh = b"vids" + b"DIB " + struct.pack("<IHH6IiI4h", 0, 0, 0, 0, 1, fps, 0, len(frames), size, -1, 0,
+                                           0, 0, width, height)
+    strf = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, size, 0, 0, 0, 0)
+    header = riff_list(b"LIST", b"hdrl", chunk(b"avih", avih) + riff_list(b"LIST", b"strl",
+                                                                         chunk(b"strh", strh) + chunk(b"strf", strf)))
+    rows = [np.ascontiguousarray(frame[::-1]) for frame in frames]  # bottom-up, each row padded to 4 bytes
+    data = [r.reshape(height, -1) for r in rows]
+    padded = [np.hstack([d, np.zeros((height, stride - width * 3), np.uint8)]).tobytes() for d in data]
+    movi, index, offset = b"", b"", 4
+    for payload in padded:
+        movi += chunk(b"00db", payload)
+        index += b"00db" + struct.pack("<III", 0x10, offset, len(payload))
+        offset += 8 + len(payload) + len(payload) % 2
+    body = header + riff_list(b"LIST", b"movi", movi) + chunk(b"idx1", index)
+    path.write_bytes(riff_list(b"RIFF", b"AVI ", body))

@@ -5,6 +5,8 @@ with its state on a volume, and the compose file parses with its paths present a
 
 from __future__ import annotations
 
+import json
+
 import re
 from pathlib import Path
 
@@ -124,6 +126,18 @@ def test_every_copy_source_exists_in_the_build_context(instructions, compose):
         parts = [p for p in args.split() if not p.startswith("--")]
         for source in parts[:-1]:
             assert (context / source).exists(), f"COPY source {source} is not in the repository"
+
+
+def test_the_container_serves_supervised(instructions, compose):
+    cmd = json.loads(next(args for keyword, args in instructions if keyword == "CMD"))
+    server = compose["services"]["server"]
+    for command in (cmd, server["command"]):
+        assert command[:3] == ["python3", "-m", "gazesam_triton.serve"]
+        assert "--tritonserver=/opt/tritonserver/bin/tritonserver" in command
+        assert "--backend-dir=/opt/tritonserver/backends" in command
+    assert server["init"] is True
+    runs = " ".join(args for keyword, args in instructions if keyword == "RUN")
+    assert "triton_python_backend_stub.bin" in runs and "STUB_WRAPPER" in runs  # the image's stub behind the wrapper
 
 
 def test_compose_services_use_pinned_images_and_existing_paths(compose, instructions):

@@ -12,6 +12,7 @@ calling composing models directly, which any client can do.
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -68,10 +69,10 @@ class Server:
             sequence = {"sequence_id": new_stream_id(), "sequence_start": True, "sequence_end": True}
         self.grpc.infer(model, inputs, client_timeout=ANSWER_WITHIN_S, **sequence)
 
-    def post(self, body: bytes, headers: dict[str, str] | None = None) -> None:
-        """POST ``body`` to the ensemble's HTTP infer endpoint; raises RuntimeError with Triton's error text."""
+    def post(self, body: bytes, headers: dict[str, str] | None = None, model: str = ENSEMBLE_NAME) -> None:
+        """POST ``body`` to ``model``'s HTTP infer endpoint; raises RuntimeError with the status and error text."""
         request = urllib.request.Request(
-            f"http://{self.process.http_url}/v2/models/{ENSEMBLE_NAME}/infer", data=body, method="POST",
+            f"http://{self.process.http_url}/v2/models/{model}/infer", data=body, method="POST",
             headers={"Content-Type": "application/octet-stream", **(headers or {})},
         )
         try:
@@ -105,6 +106,45 @@ def http_json_body(inputs: list[dict], binary: bytes = b"") -> tuple[bytes, dict
         {"inputs": inputs, "parameters": {"sequence_id": new_stream_id(), "sequence_start": True, "sequence_end": True}}
     ).encode()
     return header + binary, {"Inference-Header-Content-Length": str(len(header))}
+
+
+def _declared_shape_bomb(server: Server, model: str = ENSEMBLE_NAME) -> None:
+    """227 bytes of JSON declaring a 3 TB FRAME: Triton 2.51's HTTP parser allocates by the shape and aborts."""
+    body = json.dumps({"inputs": [
+        {"name": FRAME_NAME, "shape": [1000000, 1000000, 3], "datatype": "UINT8", "data": [0]},
+        {"name": FRAME_TIME_NAME, "shape": [1], "datatype": "FP64", "data": [0.0]}],
+        "parameters": {"sequence_id": new_stream_id(), "sequence_start": True, "sequence_end": True}}).encode()
+    server.post(body, {"Content-Type": "application/json"}, model=model)
+
+
+def _smuggled_shape(server: Server) -> None:
+    """The huge shape first, a small one second: Triton's parser reads the first, Python's json the last."""
+    body = (b'{"inputs":[{"name":"FRAME","shape":[1000000,1000000,3],"shape":[1,1,3],"datatype":"UINT8","data":[0,0,0]},'
+            b'{"name":"FRAME_TIME","shape":[1],"datatype":"FP64","data":[0.0]}]}')
+    server.post(body, {"Content-Type": "application/json"})
+
+
+def _raw_http(server: Server, request: bytes) -> None:
+    """Send ``request`` as it is on a new connection; raises RuntimeError with the status line and body."""
+    host, port = server.process.http_url.split(":")
+    with socket.create_connection((host, int(port)), timeout=ANSWER_WITHIN_S) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    raise RuntimeError(f"{head.splitlines()[0].decode()}: {body.decode(errors='replace')}")
+
+
+def _chunked_body(server: Server) -> None:
+    _raw_http(server, f"POST /v2/models/{ENSEMBLE_NAME}/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                      "Connection: close\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n".encode())
+
+
+def _declared_300mb_body(server: Server) -> None:
+    """A Content-Length of 300 MB, with no body sent: refused from the header, before any of it is read."""
+    _raw_http(server, f"POST /v2/models/{ENSEMBLE_NAME}/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 300000000\r\n"
+                      "Connection: close\r\n\r\n".encode())
 
 
 def _byte_size_mismatch(server: Server) -> None:
@@ -232,6 +272,21 @@ CASES = [
          "input byte size mismatch for input 'FRAME' for model 'gazesam'. Expected 230400, got 100"),
     Case("HTTP FRAME data count differs from its shape", _element_count_mismatch,
          "Shape does not match true shape of 'data' field"),
+    # --- HTTP requests the guard refuses before Triton parses them (each one aborted Triton 2.51) --------
+    Case("HTTP 227-byte JSON declaring FRAME [1000000, 1000000, 3]", _declared_shape_bomb,
+         "HTTP 400: input 'FRAME': shape [1000000, 1000000, 3] declares 3000000000000 bytes, over the limit"),
+    Case("HTTP the same to frame_check, direct", lambda s: _declared_shape_bomb(s, "frame_check"),
+         "HTTP 400: input 'FRAME': shape [1000000, 1000000, 3] declares"),
+    Case("HTTP duplicate 'shape' key (huge first, small last)", _smuggled_shape, "HTTP 400: failed to parse the "
+         "request JSON buffer: duplicate key"),
+    Case("HTTP chunked body (no Content-Length)", _chunked_body, "HTTP/1.1 411 Length Required"),
+    Case("HTTP Content-Length 300 MB", _declared_300mb_body, "HTTP/1.1 413 Payload Too Large"),
+    # --- frame_check, the shared first step, called directly ---------------------------------------------
+    Case("frame_check with FRAME and JPEG_FRAME, direct", lambda s: s.infer(
+        [frame(OK_FRAME), frame_time([0.0]), tensor(JPEG_ENSEMBLE_INPUTS[0].name, np.zeros(10, np.uint8), "UINT8")],
+        model="frame_check"), "send exactly one of FRAME (ensemble gazesam) or JPEG_FRAME"),
+    Case("frame_check with neither, direct", lambda s: s.infer([frame_time([0.0])], model="frame_check"),
+         "send exactly one of FRAME"),
     # --- size limits of the Python-backend models, called directly --------------------------------------
     Case("sam_preprocess VALID_FRAME 4000x4000, direct",  # steps after frame_check read the checked VALID_FRAME
          lambda s: s.infer([tensor(VALID_FRAME_NAME, np.full((4000, 4000, 3), 90, np.uint8), "UINT8")],
@@ -305,7 +360,9 @@ def test_bad_request_gets_a_clear_error_and_the_server_keeps_serving(server, goo
     tally.errors += answered
     result = good_stream()
     tally.good_served += 1
-    tally.rows.append(f"  {case.name:48} {elapsed * 1000:7.0f} ms  {message.splitlines()[0][:150]}")
+    code = raised.value.status() if isinstance(raised.value, InferenceServerException) else "HTTP"
+    tally.rows.append(f"  {case.name:56} {elapsed * 1000:6.0f} ms  {str(code).removeprefix('StatusCode.'):17} "
+                      f"{message.splitlines()[0][:140]}")
     assert result.status != Status.NO_FACE  # the same real frame each time: the viewer is found
     assert answered and elapsed < ANSWER_WITHIN_S, f"{case.name}: no answer within {ANSWER_WITHIN_S:g} s"
     assert case.expect.lower() in message.lower()

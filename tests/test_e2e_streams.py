@@ -7,14 +7,17 @@ the in-process pipeline, keeping the same per-stream state, is the oracle.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
+from clients.backoff import Backoff
 from clients.gazesam_client import GazeSamClient, new_stream_id
-from gazesam.contracts import ENSEMBLE_OUTPUTS, MAX_STREAMS
+from clients.stream_sender import StreamSender
+from gazesam.contracts import ENSEMBLE_OUTPUTS, MAX_STREAMS, STREAM_LEASE_MAX_S, STREAM_LEASE_MIN_S
 from gazesam.pipeline import InProcessPipeline
 
 from real_media import downscaled_clip
@@ -119,12 +122,23 @@ def test_send_rate_does_not_change_the_output(alone, client, videos):
     assert_same(slow.outputs, alone["woman_cup_shelf.mp4"], "slow vs fast")
 
 
-def test_an_ended_stream_frees_its_slot(server):
-    client = GazeSamClient(server.grpc_url, "grpc", timeout_s=30)
-    frame = np.full((64, 64, 3), 90, np.uint8)
+def fill_every_slot(client: GazeSamClient, frame: np.ndarray) -> list[int]:
+    """Start MAX_STREAMS streams (one frame each, no end): the server is full; their IDs."""
     streams = [new_stream_id() for _ in range(MAX_STREAMS)]
     for stream in streams:
         client.infer(frame, 0.0, stream, start=True)
+    return streams
+
+
+def end_streams(client: GazeSamClient, frame: np.ndarray, streams: list[int]) -> None:
+    for stream in streams:
+        client.infer(frame, 0.04, stream, end=True)
+
+
+def test_an_ended_stream_frees_its_slot(server):
+    client = GazeSamClient(server.grpc_url, "grpc", timeout_s=30)
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    streams = fill_every_slot(client, frame)
     extra = new_stream_id()
     started = time.perf_counter()
     with pytest.raises(InferenceServerException, match=f"at most {MAX_STREAMS} concurrent streams"):
@@ -132,8 +146,7 @@ def test_an_ended_stream_frees_its_slot(server):
     print(f"stream {MAX_STREAMS + 1} refused in {time.perf_counter() - started:.2f} s")
     client.infer(frame, 0.04, streams[0], end=True)  # the first stream's last frame frees its slot
     assert client.infer(frame, 0.0, extra, start=True, end=True).face_track_id == 0
-    for stream in streams[1:]:
-        client.infer(frame, 0.04, stream, end=True)
+    end_streams(client, frame, streams[1:])
     for _ in range(MAX_STREAMS):  # every slot is free again
         client.infer(frame, 0.0, new_stream_id(), start=True, end=True)
 
@@ -148,3 +161,116 @@ def test_a_stream_whose_first_frame_failed_is_told_to_start_again(server):
         client.infer(good, 0.04, stream)  # answered at once by the first step, not left waiting
     assert time.perf_counter() - started < 5
     assert client.infer(good, 0.04, stream, start=True, end=True).status.name == "NO_FACE"
+
+
+# --- admission: one table for both ensembles, and no refused or abandoned stream keeps a later one waiting ---
+
+ANSWER_S = 1.0
+"""A new stream gets an answer (admitted, or refused because the server is full) within this, whatever
+earlier clients did."""
+
+
+def jpeg_client(server) -> GazeSamClient:
+    return GazeSamClient(server.grpc_url, "grpc", timeout_s=20, transport="jpeg")
+
+
+def timed(call) -> tuple[object, float]:
+    """(what ``call()`` returned or raised, seconds it took)."""
+    started = time.perf_counter()
+    try:
+        result = call()
+    except InferenceServerException as exc:
+        result = exc
+    return result, time.perf_counter() - started
+
+
+def test_one_stream_id_is_one_stream_in_both_ensembles(server):
+    raw, jpeg = GazeSamClient(server.grpc_url, "grpc", timeout_s=20), jpeg_client(server)
+    frame, stream = np.full((64, 64, 3), 90, np.uint8), new_stream_id()
+    raw.infer(frame, 0.0, stream, start=True)
+    jpeg.infer(frame, 0.04, stream, start=True, end=True)  # the same stream, started again and ended via JPEG
+    answer, seconds = timed(lambda: raw.infer(frame, 0.08, stream))
+    print(f"a raw frame of a stream the JPEG ensemble ended: answered in {seconds:.2f} s: {answer}")
+    assert isinstance(answer, InferenceServerException) and "must specify the START flag" in answer.message()
+    assert seconds < 5
+    assert raw.infer(frame, 0.12, stream, start=True, end=True).status.name == "NO_FACE"
+
+
+def test_refused_and_failed_starts_never_keep_a_new_stream_waiting(server):
+    client = GazeSamClient(server.grpc_url, "grpc", timeout_s=20)
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    running = fill_every_slot(client, frame)
+    refusals: dict[str, int] = {}
+    started = time.perf_counter()
+    for i in range(3 * MAX_STREAMS + 8):  # more refused starts than Triton has sequence slots per model (64)
+        bad = {0: (frame, float("nan")), 1: (np.zeros((8, 8, 3), np.uint8), 0.0)}.get(i % 4, (frame, 0.0))
+        with pytest.raises(InferenceServerException) as refused:
+            client.infer(*bad, new_stream_id(), start=True)
+        refusals[refused.value.status()] = refusals.get(refused.value.status(), 0) + 1
+    print(f"{sum(refusals.values())} refused starts in {time.perf_counter() - started:.1f} s: {refusals}")
+    answer, seconds = timed(lambda: client.infer(frame, 0.0, new_stream_id(), start=True, end=True))
+    print(f"a new stream while {MAX_STREAMS} run: answered in {seconds:.2f} s: {answer}")
+    assert isinstance(answer, InferenceServerException) and "concurrent streams" in answer.message()
+    assert answer.status() == "StatusCode.UNAVAILABLE" and seconds < ANSWER_S
+    client.infer(frame, 0.04, running.pop(), end=True)
+    answer, seconds = timed(lambda: client.infer(frame, 0.0, new_stream_id(), start=True, end=True))
+    print(f"a new stream once one slot is free: answered in {seconds:.2f} s")
+    assert not isinstance(answer, InferenceServerException) and seconds < ANSWER_S
+    end_streams(client, frame, running)
+    assert set(refusals) == {"StatusCode.INVALID_ARGUMENT", "StatusCode.UNAVAILABLE"}
+
+
+def test_abandoned_streams_free_their_slots_after_their_lease(server):
+    client = GazeSamClient(server.grpc_url, "grpc", timeout_s=20)
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    abandoned = [new_stream_id() for _ in range(MAX_STREAMS)]
+    for stream in abandoned:  # each sends a few frames at the server's pace, then stops without an end flag
+        for i in range(3):
+            client.infer(frame, i * 0.04, stream, start=i == 0)
+    with pytest.raises(InferenceServerException, match="concurrent streams"):
+        client.infer(frame, 0.0, new_stream_id(), start=True, end=True)
+    started = time.perf_counter()
+    while True:
+        answer, _ = timed(lambda: client.infer(frame, 0.0, new_stream_id(), start=True, end=True))
+        waited = time.perf_counter() - started
+        if not isinstance(answer, InferenceServerException):
+            break
+        assert waited < STREAM_LEASE_MAX_S, "no slot freed within the longest lease"
+        time.sleep(0.5)
+    print(f"{MAX_STREAMS} abandoned streams: a new stream was admitted after {waited:.1f} s "
+          f"(lease {STREAM_LEASE_MIN_S:g}-{STREAM_LEASE_MAX_S:g} s)")
+    assert waited < 2 * STREAM_LEASE_MIN_S  # a fast server's pace: the shortest lease, not the longest
+    with pytest.raises(InferenceServerException, match="must specify the START flag"):
+        client.infer(frame, 0.2, abandoned[0])  # a dropped stream is told to start again
+
+
+def test_a_sender_waits_for_a_slot_on_a_full_server_and_says_so(server):
+    holder = GazeSamClient(server.grpc_url, "grpc", timeout_s=20)
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    running = fill_every_slot(holder, frame)
+    freed = threading.Timer(3.0, lambda: holder.infer(frame, 0.04, running.pop(), end=True))
+    events: list[str] = []
+    sender = StreamSender(lambda: GazeSamClient(server.grpc_url, "grpc", timeout_s=20),
+                          Backoff(retries=2, first_wait_s=0.5, max_wait_s=1.0), on_event=events.append, slot_wait_s=30)
+    freed.start()
+    try:
+        outcome = sender.send(frame, 0.0, last=True)
+    finally:
+        freed.join()
+        sender.close()
+        end_streams(holder, frame, running)
+    print("\n".join(events))
+    assert outcome.result is not None and outcome.started_stream
+    assert 2.5 < sender.stats.slot_wait_s < 10
+    assert any("server is full" in e for e in events) and any("got a stream slot" in e for e in events)
+
+
+def test_a_sender_starts_its_stream_again_after_a_refused_frame(server):
+    frame = np.full((64, 64, 3), 90, np.uint8)
+    sender = StreamSender(lambda: GazeSamClient(server.grpc_url, "grpc", timeout_s=20), Backoff(retries=1),
+                          on_event=lambda _: None)
+    outcomes = [sender.send(frame, 0.0), sender.send(np.zeros((8, 8, 3), np.uint8), 0.04),
+                sender.send(frame, 0.08, last=True)]
+    sender.close()
+    assert [o.result is not None for o in outcomes] == [True, False, True]
+    assert "got 8x8" in outcomes[1].error and outcomes[2].started_stream

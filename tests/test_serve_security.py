@@ -1,6 +1,8 @@
 """Security of the served repository: the launcher binds 127.0.0.1 unless told otherwise, clients cannot
-load or unload models (model control mode ``none``), and code that runs inside the server has no shell,
-process or code-loading facilities a request could reach (README "Security")."""
+load or unload models (model control mode ``none``), the shared-memory, logging, trace and repository APIs
+need the admin key (so a local user cannot point the server at its own IPC regions and crash it), the
+backend's /dev/shm regions are private, ``--no-http`` leaves no HTTP port, and code that runs inside the
+server has no shell, process or code-loading facilities a request could reach (README "Security")."""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ from tritonclient.utils import InferenceServerException
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import ENSEMBLE_NAME, Status
 from gazesam.networks import model_set
+from gazesam_triton.admin_key import ADMIN_HEADER, GRPC_HEADER_PREFIX, admin_headers, ensure_admin_key, read_admin_key
 from gazesam_triton.serve import build_parser, server_command
+from gazesam_triton.server_leftovers import SHM_DIR, region_prefix
 from gazesam_triton.server_process import free_port
 
 from conftest import shared_path
@@ -34,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REPOSITORY = ROOT / "model_repository_standin"
 FACE_MODEL = model_set("standin").network("face").model  # Triton model of the face network
 SERVER_SIDE_DIRS = (ROOT / "python_backend" / "gazesam", ROOT / "python_backend" / "gazesam_triton")
-LAUNCHER_MODULES = {"serve.py", "server_process.py", "repository_check.py", "process_memory.py"}  # outside the server
+LAUNCHER_MODULES = {"serve.py", "server_process.py", "repository_check.py", "process_memory.py", "supervisor.py",
+                    "server_leftovers.py", "http_guard.py", "admin_key.py"}  # run outside the server
 FORBIDDEN_IMPORTS = {"subprocess", "shlex", "pickle", "marshal", "shelve", "socket", "ctypes", "multiprocessing", "pty"}
 FORBIDDEN_BUILTINS = {"eval", "exec", "compile", "__import__", "open"}
 FORBIDDEN_METHODS = {"system", "popen", "execv", "execve", "execvp", "spawnv", "spawnl", "import_module", "imread",
@@ -46,11 +51,29 @@ TCP_LISTEN = "0A"
 
 
 def test_launcher_binds_loopback_by_default_and_never_enables_model_control():
-    default = server_command(build_parser().parse_args([]), Path("/backends"))
+    default = server_command(build_parser().parse_args([]), Path("/backends"), "key", "guard", 9000)
     assert {"--http-address=127.0.0.1", "--grpc-address=127.0.0.1", "--metrics-address=127.0.0.1"} <= set(default)
     assert "--model-control-mode=none" in default
-    told = server_command(build_parser().parse_args(["--host", "0.0.0.0"]), Path("/backends"))
-    assert "--http-address=0.0.0.0" in told and "--model-control-mode=none" in told
+    told = server_command(build_parser().parse_args(["--host", "0.0.0.0"]), Path("/backends"), "key", "guard", 9000)
+    assert "--grpc-address=0.0.0.0" in told and "--model-control-mode=none" in told
+    assert "--http-address=127.0.0.1" in told  # Triton's own HTTP service stays behind the guard, on loopback
+    assert "--allow-http=false" in server_command(build_parser().parse_args(["--no-http"]), Path("/b"), "key")
+
+
+def test_launcher_puts_the_admin_apis_and_triton_http_behind_keys():
+    command = server_command(build_parser().parse_args([]), Path("/backends"), "k1", "g1", 9000)
+    assert "--grpc-restricted-protocol=shared-memory,logging,trace,model-repository:gazesam-admin-key=k1" in command
+    assert "--http-restricted-api=shared-memory,logging,trace,model-repository:gazesam-admin-key=k1" in command
+    assert ("--http-restricted-api=health,metadata,inference,model-config,statistics:gazesam-guard-key=g1"
+            in command)
+
+
+def test_the_admin_key_file_is_made_once_and_readable_by_its_user_only(tmp_path, monkeypatch):
+    path = tmp_path / "config" / "gazesam" / "admin-key"
+    monkeypatch.delenv("GAZESAM_ADMIN_KEY", raising=False)
+    key = ensure_admin_key(path)
+    assert len(key) >= 32 and ensure_admin_key(path) == key == read_admin_key(path)
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
 
 
 def server_side_modules() -> list[Path]:
@@ -85,7 +108,7 @@ def test_code_inside_the_server_has_no_shell_process_or_code_loading_calls():
     """
     modules = server_side_modules()
     assert len(modules) > 10  # the scan sees the library and the adapters
-    assert forbidden_uses(ROOT / "python_backend" / "gazesam_triton" / "serve.py")  # the scan can see a use
+    assert forbidden_uses(ROOT / "python_backend" / "gazesam_triton" / "supervisor.py")  # the scan can see a use
     found = [use for path in modules for use in forbidden_uses(path)]
     assert not found, found
 
@@ -171,30 +194,78 @@ def test_the_launcher_listens_on_loopback_only(launched):
     assert all(is_loopback(a) for addrs in listeners.values() for a in addrs), listeners
 
 
-def test_clients_cannot_load_or_unload_models(launched, tmp_path):
+def test_clients_cannot_load_or_unload_models_even_with_the_admin_key(launched, tmp_path):
     marker = tmp_path / "written_by_an_uploaded_model"
     intruder_config = json.dumps({"name": "intruder", "backend": "python", "max_batch_size": 0})
     intruder_code = f"open({str(marker)!r}, 'w').write('pwned')\n".encode()
     grpc = grpcclient.InferenceServerClient(f"127.0.0.1:{launched.grpc_port}")
     http = httpclient.InferenceServerClient(f"127.0.0.1:{launched.http_port}")
+    g, h = admin_headers("grpc"), admin_headers("http")
     attempts = {
-        "grpc unload gazesam": lambda: grpc.unload_model(ENSEMBLE_NAME),
-        "grpc unload face_detector": lambda: grpc.unload_model(FACE_MODEL),
-        "grpc reload gazesam": lambda: grpc.load_model(ENSEMBLE_NAME),
+        "grpc unload gazesam": lambda: grpc.unload_model(ENSEMBLE_NAME, headers=g),
+        "grpc unload face_detector": lambda: grpc.unload_model(FACE_MODEL, headers=g),
+        "grpc reload gazesam": lambda: grpc.load_model(ENSEMBLE_NAME, headers=g),
         "grpc upload a new model": lambda: grpc.load_model(
-            "intruder", config=intruder_config, files={"file:1/model.py": intruder_code}),
-        "http unload gazesam": lambda: http.unload_model(ENSEMBLE_NAME),
+            "intruder", config=intruder_config, files={"file:1/model.py": intruder_code}, headers=g),
+        "http unload gazesam": lambda: http.unload_model(ENSEMBLE_NAME, headers=h),
         "http upload a new model": lambda: http.load_model(
-            "intruder", config=intruder_config, files={"file:1/model.py": intruder_code}),
+            "intruder", config=intruder_config, files={"file:1/model.py": intruder_code}, headers=h),
+        "grpc unload without the key": lambda: grpc.unload_model(ENSEMBLE_NAME),
     }
     for name, attempt in attempts.items():
         with pytest.raises(InferenceServerException) as refused:
             attempt()
         print(f"{name}: refused: {refused.value.message()}")
     assert not marker.exists()
-    index = {entry["name"]: entry.get("state") for entry in http.get_model_repository_index()}
+    index = {entry["name"]: entry.get("state") for entry in http.get_model_repository_index(headers=admin_headers("http"))}
     assert "intruder" not in index and index[ENSEMBLE_NAME] == "READY"
     assert grpc.is_model_ready(ENSEMBLE_NAME) and grpc.is_model_ready(FACE_MODEL)
     image = cv2.imread(str(shared_path("media", "images", "webcam_man_bookshelf.jpg")))
     result = GazeSamClient(f"127.0.0.1:{launched.grpc_port}", "grpc").infer(image, 0.0, new_stream_id(), True, True)
     assert result.status != Status.NO_FACE  # and the ensemble keeps serving
+
+
+def backend_regions(launched: Launched) -> list[Path]:
+    """The Python backend's own IPC regions of the launched server (their names are in every stub's ``ps`` line)."""
+    return sorted(SHM_DIR.glob(f"{region_prefix(launched.grpc_port)}*"))
+
+
+def test_an_anonymous_client_cannot_register_the_backends_own_regions_and_the_server_keeps_serving(launched):
+    """The attack: register a stub's IPC region as an output region and run frame_check into it (it aborted Triton)."""
+    regions = backend_regions(launched)
+    assert regions, "the backend's regions were not found"
+    grpc = grpcclient.InferenceServerClient(f"127.0.0.1:{launched.grpc_port}")
+    http = httpclient.InferenceServerClient(f"127.0.0.1:{launched.http_port}")
+    attempts = {
+        "grpc register, no key": lambda: grpc.register_system_shared_memory("x", f"/{regions[0].name}", 1 << 20),
+        "grpc register, wrong key": lambda: grpc.register_system_shared_memory(
+            "x", f"/{regions[0].name}", 1 << 20, headers={GRPC_HEADER_PREFIX + ADMIN_HEADER: "wrong"}),
+        "http register, no key": lambda: http.register_system_shared_memory("x", f"/{regions[0].name}", 1 << 20),
+        "grpc verbose logging": lambda: grpc.update_log_settings({"log_verbose_level": 1}),
+        "http verbose logging": lambda: http.update_log_settings({"log_verbose_level": 1}),
+        "grpc trace": lambda: grpc.update_trace_settings(settings={"trace_level": ["TIMESTAMPS"]}),
+        "grpc repository index": lambda: grpc.get_model_repository_index(),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(InferenceServerException, match="restricted") as refused:
+            attempt()
+        print(f"{name}: refused: {refused.value.message()}")
+    assert not grpc.get_system_shared_memory_status(headers=admin_headers("grpc")).regions
+    assert http.get_log_settings(headers=admin_headers("http"))["log_verbose_level"] == 0
+    image = cv2.imread(str(shared_path("media", "images", "webcam_man_bookshelf.jpg")))
+    result = GazeSamClient(f"127.0.0.1:{launched.grpc_port}", "grpc").infer(image, 0.0, new_stream_id(), True, True)
+    assert result.status != Status.NO_FACE
+
+
+def test_the_backends_regions_are_readable_by_this_user_only(launched):
+    modes = {path.name: oct(path.stat().st_mode & 0o777) for path in backend_regions(launched)}
+    print(f"{len(modes)} backend regions: {set(modes.values())}")
+    assert modes and set(modes.values()) == {"0o600"}
+
+
+def test_no_http_leaves_no_http_port(tmp_path):
+    from gazesam_triton.server_process import TritonProcess
+
+    with TritonProcess(REPOSITORY, tmp_path / "serve.log", extra_args=("--no-http",)) as server:
+        assert not listening_addresses({server.http_port})[server.http_port]
+        assert listening_addresses({server.grpc_port})[server.grpc_port]

@@ -24,7 +24,10 @@ from clients.overlay import BANNER_COLOR, MASK_COLOR
 from gazesam_triton.server_process import TritonProcess, free_port
 
 from conftest import shared_path
-from client_support import assert_every_stream_slot_is_free, decoded_frames, video_properties, write_clip
+from client_support import (
+    assert_every_stream_slot_is_free, decoded_frames, video_properties, write_clip, write_raw_avi,
+)
+from real_media import video_frame
 
 VIDEOS = ("father_daughter_toys.mp4", "woman_cup_shelf.mp4")
 MAX_FRAMES = 30
@@ -99,22 +102,57 @@ def test_output_keeps_frame_count_size_and_fps(server, tmp_path, capsys):
     assert "STAND-IN MODELS" in printed  # offline, gaze/depth/SAM are stand-ins and the client says so
 
 
-def test_frames_the_server_refuses_are_written_unannotated_and_counted(server, tmp_path, capsys):
-    """A per-request error is not retried: the frame is written as it came, counted, and the video goes on."""
-    clip = tmp_path / "tiny.avi"  # frames below contracts.MIN_FRAME_SIDE: the server refuses every one
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (MIN_FRAME_SIDE - 8,) * 2)
-    for i in range(6):
-        writer.write(np.full((MIN_FRAME_SIDE - 8,) * 2 + (3,), 40 * i, np.uint8))
+def write_avi(path: Path, size: tuple[int, int], frames: int) -> None:
+    """An MJPG AVI of ``frames`` frames of ``size`` (width, height)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, size)
+    for i in range(frames):
+        writer.write(np.random.default_rng(i).integers(0, 255, (size[1], size[0], 3), np.uint8))
     writer.release()
+
+
+def test_a_video_the_server_would_refuse_is_rejected_before_any_frame_is_sent(server, tmp_path, capsys):
+    clip = tmp_path / "strip.avi"  # 200 wide, 24 high: under contracts.MIN_FRAME_SIDE
+    write_avi(clip, (200, MIN_FRAME_SIDE - 8), 3)
+    rc = video.main(["--video", str(clip), "--output-dir", str(tmp_path / "out"), "--url", server.grpc_url])
+    err = capsys.readouterr().err
+    assert rc == ExitStatus.BAD_INPUT and not (tmp_path / "out").exists()
+    assert f"is 200x{MIN_FRAME_SIDE - 8} (width x height); the server takes frames with both sides from" in err
+
+
+def test_an_odd_sized_video_keeps_every_pixel_and_says_so(server, tmp_path, capsys):
+    clip = tmp_path / "odd.avi"
+    frames = [cv2.resize(video_frame("woman_cup_shelf.mp4", i), (641, 479)) for i in range(4)]
+    write_raw_avi(clip, frames)  # OpenCV's writers cannot make one: they crop to even sides
     rc = video.main(["--video", str(clip), "--output-dir", str(tmp_path / "out"), "--url", server.grpc_url,
                      "--results-json"])
     captured = capsys.readouterr()
+    assert rc == ExitStatus.OK
+    assert "641x479 has an odd side and MPEG-4 needs even ones: odd_gazesam.mp4 is 642x480" in captured.err, captured
+    assert video_properties(tmp_path / "out" / "odd_gazesam.mp4")[:2] == (4, (642, 480))
+    document = json.loads((tmp_path / "out" / "odd_gazesam.json").read_text())
+    assert document["size"] == [641, 479] and document["output_size"] == [642, 480]
+    written = decoded_frames(tmp_path / "out" / "odd_gazesam.mp4")[0]
+    edge = np.abs(written[:479, 600:641].astype(int) - frames[0][:, 600:641]).mean()  # the right edge is there
+    assert edge < 20, f"the output's last columns differ from the input's by {edge:.1f} on average"
+
+
+def test_a_truncated_video_is_reported_and_not_ok(server, tmp_path, capsys):
+    whole, cut = tmp_path / "whole.avi", tmp_path / "cut.avi"
+    write_avi(whole, (320, 240), 40)
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # its header still says 40 frames
+    rc = video.main(["--video", str(cut), "--output-dir", str(tmp_path / "out"), "--url", server.grpc_url])
+    captured = capsys.readouterr()
     assert rc == ExitStatus.UNANNOTATED
-    assert "frames: 6 (processed 0, failed 6, written unannotated)" in captured.out
-    assert "error on 6 frame(s): " in captured.out and "FRAME must be" in captured.out
-    summary = json.loads((tmp_path / "out" / "tiny_gazesam.json").read_text())["summary"]
-    assert summary["failed"] == 6 and summary["retries"] == 0 and summary["stream_restarts"] == 0
-    assert video_properties(tmp_path / "out" / "tiny_gazesam.mp4")[:2] == (6, (MIN_FRAME_SIDE - 8,) * 2)
+    assert "frames its container states (truncated or damaged?)" in captured.err and "stopped early" in captured.out
+
+
+def test_a_folder_and_a_zero_timeout_are_rejected_clearly(server, tmp_path, capsys):
+    assert video.main(["--video", str(tmp_path), "--url", server.grpc_url]) == ExitStatus.BAD_INPUT
+    assert "is a folder, not a video file" in capsys.readouterr().err
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, "woman_cup_shelf.mp4", 2)
+    assert video.main(["--video", str(clip), "--url", server.grpc_url, "--timeout", "0"]) == ExitStatus.BAD_INPUT
+    assert "--timeout must be a positive number of seconds" in capsys.readouterr().err
 
 
 def test_a_missing_file_is_rejected_clearly(server, tmp_path, capsys):

@@ -1,13 +1,15 @@
 """``clients/webcam.py`` against a real tritonserver, with video files standing in for cameras.
 
-A camera that does not exist ends with a clear message and exit status 2; a camera that stops delivering
-frames (a file at its end) is reported, its stream ended on the server, and its recording is complete and
-playable (exit status 4); several cameras run at once, each its own stream and recording.
+A camera that does not exist ends with a clear message and exit status 2; a video file given as
+``--source`` ends at its last frame (no stall wait, exit status 0), its stream ended on the server and its
+recording complete and playable; several cameras run at once, each its own stream and recording; a
+``--record`` path into a folder that does not exist is refused.
 Needs the generated ``model_repository/`` (``make setup``).
 """
 
 from __future__ import annotations
 
+import time
 
 import pytest
 
@@ -38,19 +40,30 @@ def test_a_device_path_that_does_not_exist_says_so(server, tmp_path, capsys):
     assert f"cannot open {missing}" in capsys.readouterr().err
 
 
-def test_a_camera_that_stops_delivering_ends_with_a_playable_recording(server, tmp_path, capsys):
+def test_a_video_file_source_ends_at_its_last_frame_with_a_playable_recording(server, tmp_path, capsys):
     source = tmp_path / "camera.mp4"
     fps, size = write_clip(source, "father_daughter_toys.mp4", 15)
     record = tmp_path / "recorded.mp4"
-    rc = webcam.main(["--source", str(source), "--record", str(record), "--stall-timeout", "1",
+    started = time.monotonic()
+    rc = webcam.main(["--source", str(source), "--record", str(record), "--stall-timeout", "5",
                       "--url", server.grpc_url])
     captured = capsys.readouterr()
-    assert rc == ExitStatus.SOURCE_STOPPED
-    assert f"{source} delivered no frame for 1 s; stopping it" in captured.err
-    assert "frames: 15 (processed 15, failed 0)" in captured.out and "stopped early" in captured.out
+    assert rc == ExitStatus.OK, captured.err
+    assert f"{source}: end of the file" in captured.err and "stopped early" not in captured.out
+    assert "frames: 15 (processed 15, failed 0)" in captured.out
+    assert time.monotonic() - started < 60
     count, recorded_size, recorded_fps = video_properties(record)  # playable: it decodes, every frame
     assert (count, recorded_size) == (15, size) and recorded_fps == pytest.approx(fps)
     assert_every_stream_slot_is_free(server.grpc_url)  # the stream's end reached the server
+
+
+def test_a_record_path_into_a_missing_folder_is_refused(server, tmp_path, capsys):
+    source = tmp_path / "camera.mp4"
+    write_clip(source, "father_daughter_toys.mp4", 2)
+    record = tmp_path / "no" / "such" / "folder" / "rec.mp4"
+    rc = webcam.main(["--source", str(source), "--record", str(record), "--url", server.grpc_url])
+    assert rc == ExitStatus.BAD_INPUT and "its folder does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
 
 
 def test_several_cameras_each_record_their_own_stream(server, tmp_path, capsys):

@@ -22,9 +22,10 @@ from .contracts import (
 from .networks import ModelSet, Network
 from .steps import python_steps
 
-FIRST_STEPS = {ENSEMBLE_NAME: "frame_check", JPEG_ENSEMBLE_NAME: "frame_decode"}
-"""Each ensemble's first step: it checks (or decodes) the frame once, before the branches fan out
-(several steps answering one request with errors at once can wedge a Triton 2.51 ensemble)."""
+FIRST_STEP = "frame_check"
+"""Both ensembles' first step: it checks (or decodes) the frame once, before the branches fan out
+(several steps answering one request with errors at once can wedge a Triton 2.51 ensemble), and
+admits streams with one table for both (:mod:`gazesam.admission`)."""
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,12 @@ def _network_node(network: Network) -> Node:
     return Node(network.model, inputs, outputs, network.key, network.gate)
 
 
-def _candidate_nodes(model_set: ModelSet, first_step: str) -> list[Node]:
+def _candidate_nodes(model_set: ModelSet, ensemble_inputs: set[str]) -> list[Node]:
+    """Every model's node; a step's optional inputs are mapped only where the ensemble has them."""
     nodes = [
-        Node(name, {n: n for n in step.input_names}, {n: n for n in step.output_names})
+        Node(name, {n: n for n in step.input_names if n not in step.optional_input_names or n in ensemble_inputs},
+             {n: n for n in step.output_names})
         for name, step in python_steps(model_set).items()
-        if name == first_step or name not in FIRST_STEPS.values()
     ]
     return nodes + [_network_node(network) for network in model_set.networks]
 
@@ -83,12 +85,11 @@ def _in_dependency_order(nodes: list[Node], available: set[str]) -> list[Node]:
 def pipeline_graph(model_set: ModelSet, jpeg: bool = False) -> tuple[Node, ...]:
     """The composing models of ``model_set``'s pipeline in a valid execution order.
 
-    ``jpeg``: the graph of the ``gazesam_jpeg`` ensemble, whose first step decodes a JPEG frame instead
-    of checking a raw one; every later node is the same model with the same wiring.
+    ``jpeg``: the graph of the ``gazesam_jpeg`` ensemble, whose first step (the same model) decodes a
+    JPEG frame instead of checking a raw one; every node is the same model with the same wiring.
     """
-    name = JPEG_ENSEMBLE_NAME if jpeg else ENSEMBLE_NAME
-    inputs = JPEG_ENSEMBLE_INPUTS if jpeg else ENSEMBLE_INPUTS
-    nodes = _in_dependency_order(_candidate_nodes(model_set, FIRST_STEPS[name]), {s.name for s in inputs})
+    available = {s.name for s in (JPEG_ENSEMBLE_INPUTS if jpeg else ENSEMBLE_INPUTS)}
+    nodes = _in_dependency_order(_candidate_nodes(model_set, available), available)
     produced = {t for node in nodes for t in node.outputs.values()}
     unproduced = [spec.name for spec in ENSEMBLE_OUTPUTS if spec.name not in produced]
     if unproduced:

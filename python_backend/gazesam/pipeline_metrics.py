@@ -6,7 +6,7 @@ to the Python backend's metric families, which Triton exports on its ``/metrics`
 
 | metric | kind | labels | reported by |
 |---|---|---|---|
-| ``gazesam_active_streams`` | gauge | ``model`` | each admitting first step (``frame_check``, ``frame_decode``) |
+| ``gazesam_active_streams`` | gauge | ``model`` | the admitting first step (``frame_check``, one table for both ensembles) |
 | ``gazesam_streams_refused_total`` | counter | ``model`` | the same steps: new streams refused at capacity |
 | ``gazesam_frames_total`` | counter | ``status`` (``ok``, ``no_face``, ``no_target``, ``held``) | ``mask_select`` |
 | ``gazesam_held_masks`` | gauge | | ``mask_select``: streams whose latest frame got their held mask |
@@ -27,7 +27,7 @@ import numpy as np
 
 from .contracts import Status
 from .mask_hold import MaskHold
-from .streams import StreamLimitError, UnknownStreamError
+from .admission import StreamLimitError, UnknownStreamError
 
 if TYPE_CHECKING:
     from .step import Step
@@ -110,7 +110,7 @@ def _held_streams(streams: "StreamTable") -> int:
 def possible_failures(step: "Step") -> list[FailureReason]:
     """The reasons ``step`` can refuse a request for (stream reasons only where it tracks streams)."""
     reasons = [FailureReason.BAD_INPUT, FailureReason.INTERNAL]
-    if step.tracks_streams:
+    if step.sequence_batched or step.admits_streams:
         reasons.append(FailureReason.UNKNOWN_STREAM)
     if step.admits_streams:
         reasons.append(FailureReason.STREAM_LIMIT)
@@ -137,7 +137,8 @@ def step_updates(
 ) -> list[MetricUpdate]:
     """What one request of ``step`` changes: ``outputs`` when it was answered, else the ``error`` it got.
 
-    ``streams`` is the step's stream table after the request (None for a stateless step).
+    ``streams`` is the step's stream table after the request (the admission table for the admitting step;
+    None for a stateless step); only its length (and, for ``mask_select``, its states) is read.
     """
     updates: list[MetricUpdate] = []
     if error is not None:

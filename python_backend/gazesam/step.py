@@ -28,7 +28,7 @@ class Step:
     run: StepFn  # run(settings, **inputs), or run(settings, state, **inputs) -> {output name: array}
     output_names: tuple[str, ...]
     stream_state: Callable[[Any], Any] | None = None  # builds a stream's fresh state; None = stateless
-    admits_streams: bool = False  # the ensemble's first step: tracks which streams run, refuses beyond MAX_STREAMS
+    admits_streams: bool = False  # the ensembles' first step: admits streams (gazesam.admission)
     inputs: tuple[TensorSpec, ...] = ()  # resolved by bind()
     outputs: tuple[TensorSpec, ...] = ()
 
@@ -39,9 +39,15 @@ class Step:
         return tuple(list(inspect.signature(self.run).parameters)[skip:])
 
     @property
-    def tracks_streams(self) -> bool:
-        """True for a step served under Triton's sequence batcher (it keeps per-stream state or admits streams)."""
-        return self.stream_state is not None or self.admits_streams
+    def optional_input_names(self) -> tuple[str, ...]:
+        """Inputs a request may leave out (parameters defaulting to None): each ensemble maps the ones it has."""
+        parameters = inspect.signature(self.run).parameters
+        return tuple(n for n in self.input_names if parameters[n].default is None)
+
+    @property
+    def sequence_batched(self) -> bool:
+        """True for a step served under Triton's sequence batcher: it keeps per-stream state."""
+        return self.stream_state is not None
 
     def bind(self, specs: Mapping[str, TensorSpec]) -> Step:
         """This step with its input and output specs looked up in ``specs`` (KeyError naming a missing one)."""

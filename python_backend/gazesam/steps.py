@@ -24,7 +24,7 @@ from .boxes import clip_boxes
 from .contracts import MASK_ON, MAX_PROMPTS, Status
 from .detector import Detections
 from .family_steps import frame_hw_of
-from .frame_check import check_frame, check_frame_time
+from .frame_check import FrameError, check_frame, check_frame_time
 from .jpeg_frame import decode_jpeg_frame
 from .mask_hold import MaskHold, Target
 from .settings import Settings
@@ -37,16 +37,14 @@ if TYPE_CHECKING:
 # --- validation: once, before the branches fan out ----------------------------------------------
 
 
-def _frame_check(settings: Settings, FRAME: np.ndarray, FRAME_TIME: np.ndarray) -> dict[str, np.ndarray]:
-    """Reject a bad frame or timestamp with one clear error, before any branch runs."""
-    check_frame(FRAME)
-    check_frame_time(FRAME_TIME)
-    return {"VALID_FRAME": FRAME}
-
-
-def _frame_decode(settings: Settings, JPEG_FRAME: np.ndarray, FRAME_TIME: np.ndarray) -> dict[str, np.ndarray]:
-    """Decode a JPEG frame (size checked from its header first) and check it and its timestamp, before the branches."""
-    frame = decode_jpeg_frame(JPEG_FRAME)
+def _frame_check(
+    settings: Settings, FRAME_TIME: np.ndarray, FRAME: np.ndarray | None = None, JPEG_FRAME: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Check the frame (raw FRAME, or JPEG_FRAME decoded after its header is checked) and its time, before any branch."""
+    if (FRAME is None) == (JPEG_FRAME is None):
+        raise FrameError("send exactly one of FRAME (ensemble gazesam) or JPEG_FRAME (ensemble gazesam_jpeg)")
+    frame = decode_jpeg_frame(JPEG_FRAME) if FRAME is None else FRAME
+    check_frame(frame)
     check_frame_time(FRAME_TIME)
     return {"VALID_FRAME": frame}
 
@@ -232,7 +230,6 @@ def python_steps(model_set: ModelSet) -> dict[str, Step]:
     prompt_tensors = model_set.hook("segmentation", "prompts").tensors
     steps = [
         Step("frame_check", _frame_check, ("VALID_FRAME",), admits_streams=True),
-        Step("frame_decode", _frame_decode, ("VALID_FRAME",), admits_streams=True),
         Step("face_preprocess", _face_preprocess, ("FACE_INPUT", "FRAME_HW")),
         Step("face_track", _face_track, face_inputs + _FACE_OUT, stream_state=new_face_track_state),
         Step("gaze_fusion", _gaze_fusion, prompt_tensors + _PROMPT_INFO + ("GAZE_YAW_PITCH", "GAZE_RAY"),

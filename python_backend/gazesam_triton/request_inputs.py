@@ -13,8 +13,11 @@ from gazesam.contracts import TensorSpec
 from gazesam.input_limits import InputLimitError, check_input_dtype, check_input_shape
 
 
-def checked_inputs(request, specs: tuple[TensorSpec, ...]) -> dict[str, np.ndarray]:
-    """Input name -> array for every spec; :class:`InputLimitError` for a missing, misshapen or oversized one.
+def checked_inputs(
+    request, specs: tuple[TensorSpec, ...], optional: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
+    """Input name -> array for every spec the request has; :class:`InputLimitError` for a missing (unless
+    named in ``optional``), misshapen or oversized one.
 
     Every shape is checked against its spec and :func:`gazesam.input_limits.limits_for` it
     (``Tensor.shape()`` reads only the header) before any array is taken.
@@ -23,11 +26,14 @@ def checked_inputs(request, specs: tuple[TensorSpec, ...]) -> dict[str, np.ndarr
     tensors = {}
     for spec in specs:
         tensor = pb_utils.get_input_tensor_by_name(request, spec.name)
+        if tensor is None and spec.name in optional:
+            continue
         if tensor is None:
             raise InputLimitError(f"input {spec.name!r} is missing")
         check_input_shape(spec, tensor.shape())
         tensors[spec.name] = tensor
     arrays = {name: tensor.as_numpy() for name, tensor in tensors.items()}
     for spec in specs:
-        check_input_dtype(spec, arrays[spec.name].dtype)
+        if spec.name in arrays:
+            check_input_dtype(spec, arrays[spec.name].dtype)
     return arrays

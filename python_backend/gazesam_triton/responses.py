@@ -6,6 +6,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from gazesam.contracts import TensorSpec
+from gazesam.refusals import Refusal, refusal_of
 
 
 def output_response(specs: tuple[TensorSpec, ...], outputs: dict[str, np.ndarray]) -> "pb_utils.InferenceResponse":
@@ -14,6 +15,15 @@ def output_response(specs: tuple[TensorSpec, ...], outputs: dict[str, np.ndarray
     return pb_utils.InferenceResponse(output_tensors=tensors)
 
 
-def error_response(where: str, exc: Exception) -> "pb_utils.InferenceResponse":
-    """Answer one request with ``where: exc``; the other requests of the batch are served as usual."""
-    return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{where}: {exc}"))
+_CODE_NAMES = {Refusal.INVALID: "INVALID_ARG", Refusal.UNAVAILABLE: "UNAVAILABLE", Refusal.INTERNAL: "INTERNAL"}
+
+
+def error_response(where: str, exc: BaseException) -> "pb_utils.InferenceResponse":
+    """Answer one request with ``where: exc`` and the Triton error code its kind calls for
+    (:mod:`gazesam.refusals`); the other requests of the batch are served as usual.
+
+    The stub defines ``pb_utils.TritonError`` only once a model runs (not while it auto-completes a
+    config), so its codes are looked up here, not at import.
+    """
+    code = getattr(pb_utils.TritonError, _CODE_NAMES[refusal_of(exc)])
+    return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{where}: {exc}", code))

@@ -31,14 +31,15 @@ def _respond(instance: StepInstance, metrics: StepMetrics, request) -> "pb_utils
     step = instance.step
     outputs, error = None, None
     try:
-        inputs = checked_inputs(request, step.inputs)  # sizes checked before anything is read
+        inputs = checked_inputs(request, step.inputs, step.optional_input_names)  # sizes checked before any read
         flags = request.flags()
         outputs = instance(inputs, request.correlation_id(), bool(flags & _START), bool(flags & _END), time.monotonic())
         response = output_response(step.outputs, outputs)
     except Exception as exc:  # answer this request with the error; keep serving the rest
         outputs, error = None, exc
         response = error_response(step.name, exc)
-    metrics.apply(step_updates(step, instance.streams, outputs, error))
+    streams = instance.admission if step.admits_streams else instance.streams
+    metrics.apply(step_updates(step, streams, outputs, error))
     return response
 
 
