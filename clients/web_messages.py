@@ -20,11 +20,12 @@ from clients.gazesam_client import ServedModels
 from clients.stream_sender import UNREACHABLE, SendOutcome
 from clients.web_frames import FrameLimits
 from clients import overlay
+from gazesam.admission import SERVER_FULL_TEXT
 from gazesam.contracts import MAX_STREAMS
 
 STREAM_LIMIT_RETRY_S = 5.0
 SERVER_DOWN_RETRY_S = 2.0
-_STREAMS_FULL_TEXT = "concurrent streams and all are in use"  # gazesam.streams.StreamLimitError
+_STREAMS_FULL_TEXT = SERVER_FULL_TEXT  # gazesam.admission.StreamLimitError
 _BAD_FRAME_TEXTS = ("JPEG_FRAME", "FRAME must be")  # gazesam.jpeg_frame / gazesam.frame_check refusals
 
 

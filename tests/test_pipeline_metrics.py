@@ -16,7 +16,8 @@ from gazesam.pipeline_metrics import (
 )
 from gazesam.settings import load_settings
 from gazesam.steps import python_steps
-from gazesam.streams import StepInstance, StreamLimitError, UnknownStreamError
+from gazesam.admission import StreamLimitError, UnknownStreamError
+from gazesam.streams import StepInstance
 
 SERVED = model_set("standin")
 STEPS = python_steps(SERVED)
@@ -45,7 +46,7 @@ def run(instance: StepInstance, series: Series, stream: int, start: bool, end: b
         outputs = instance({"FRAME": frame, "FRAME_TIME": np.array([0.0])}, stream, start, end, now=0.0)
     except Exception as exc:
         error = exc
-    series.apply(step_updates(instance.step, instance.streams, outputs, error))
+    series.apply(step_updates(instance.step, instance.tracked, outputs, error))
 
 
 def test_every_series_starts_at_zero_and_only_where_the_step_can_report_it():

@@ -22,7 +22,7 @@ from clients import overlay
 from gazesam.contracts import ENSEMBLE_OUTPUTS, MAX_JPEG_BYTES, MAX_STREAMS
 from gazesam.frame_check import FrameError
 from gazesam.jpeg_frame import decode_jpeg_frame
-from gazesam.streams import StreamLimitError, StreamTable
+from gazesam.admission import AdmissionPolicy, StreamAdmission, StreamLimitError
 
 
 def jpeg_of(height: int, width: int) -> bytes:
@@ -72,17 +72,17 @@ def test_the_stream_clock_counts_seconds_from_the_streams_first_frame():
 
 
 def _stream_limit_text() -> str:
-    table = StreamTable(bool, max_streams=1, idle_timeout_s=60)
-    table.state(1, start=True, now=0.0)
+    admission = StreamAdmission(AdmissionPolicy(max_streams=1))
+    admission.admit(1, start=True, now=0.0)
     with pytest.raises(StreamLimitError) as refused:
-        table.state(2, start=True, now=0.0)
-    return f"[StatusCode.INTERNAL] in ensemble 'gazesam_jpeg', frame_decode: {refused.value}"
+        admission.admit(2, start=True, now=0.0)
+    return f"[StatusCode.UNAVAILABLE] in ensemble 'gazesam_jpeg', frame_check: {refused.value}"
 
 
 def _frame_error_text(data: bytes) -> str:
     with pytest.raises(FrameError) as refused:
         decode_jpeg_frame(np.frombuffer(data, np.uint8))
-    return f"[StatusCode.INTERNAL] in ensemble 'gazesam_jpeg', frame_decode: {refused.value}"
+    return f"[StatusCode.INVALID_ARGUMENT] in ensemble 'gazesam_jpeg', frame_check: {refused.value}"
 
 
 def test_each_kind_of_trouble_is_named_from_the_real_errors_text():

@@ -76,6 +76,11 @@ class StepInstance:
         if step.stream_state is not None:
             self.streams = StreamTable(lambda: step.stream_state(settings), STREAM_SLOT_HOLD_S)
 
+    @property
+    def tracked(self) -> "StreamAdmission | StreamTable | None":
+        """What this instance keeps streams in: the admission table for the admitting step, else its stream table."""
+        return self.admission if self.admission is not None else self.streams
+
     def __call__(
         self, inputs: dict[str, np.ndarray], stream_id: int | str, start: bool, end: bool, now: float
     ) -> dict[str, np.ndarray]:

@@ -38,8 +38,7 @@ def _respond(instance: StepInstance, metrics: StepMetrics, request) -> "pb_utils
     except Exception as exc:  # answer this request with the error; keep serving the rest
         outputs, error = None, exc
         response = error_response(step.name, exc)
-    streams = instance.admission if step.admits_streams else instance.streams
-    metrics.apply(step_updates(step, streams, outputs, error))
+    metrics.apply(step_updates(step, instance.tracked, outputs, error))
     return response
 
 
