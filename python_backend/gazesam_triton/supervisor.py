@@ -89,6 +89,7 @@ class Supervisor:
         self.is_ready, self.ready_timeout_s = is_ready, ready_timeout_s
         self.log_to = log_to or sys.stdout.buffer
         self.restarts = 0
+        self._was_ready = False  # some start got ready: later failures are crashes worth a restart
         self._stop = threading.Event()
         self._serving = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
@@ -111,6 +112,9 @@ class Supervisor:
             reason = self._serve_once()
             if self._stop.is_set():
                 break
+            if not self._was_ready:  # a first start that never got ready: a config or model error, not a crash
+                log(f"{reason} on its first start; not restarting (fix the error in its log above)")
+                return 1
             served_s = time.monotonic() - started
             backoff = FIRST_BACKOFF_S if served_s >= HEALTHY_RUN_S else backoff
             self.restarts += 1
@@ -129,7 +133,10 @@ class Supervisor:
         threading.Thread(target=self._relay_log, args=(self._process.stdout,), daemon=True).start()
         reason = "stopping"
         try:
-            reason = self._wait_ready() or self._watch()
+            reason = self._wait_ready()
+            if reason is None:
+                self._was_ready = True
+                reason = self._watch()
         finally:
             self._stop_server(graceful=self._stop.is_set())
             self._clean_leftovers("after the run")
