@@ -244,13 +244,23 @@ def test_abandoned_streams_free_their_slots_after_their_lease(server):
         client.infer(frame, 0.2, abandoned[0])  # a dropped stream is told to start again
 
 
-def test_a_sender_waits_for_a_slot_on_a_full_server_and_says_so(server):
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A server of its own: no stream an earlier test dropped still holds a slot here."""
+    from gazesam_triton.server_process import TritonProcess
+
+    with TritonProcess(REPOSITORY, tmp_path / "tritonserver.log") as process:
+        yield process
+
+
+def test_a_sender_waits_for_a_slot_on_a_full_server_and_says_so(fresh_server):
+    server = fresh_server
     holder = GazeSamClient(server.grpc_url, "grpc", timeout_s=20)
     frame = np.full((64, 64, 3), 90, np.uint8)
     running = fill_every_slot(holder, frame)
     freed = threading.Timer(3.0, lambda: holder.infer(frame, 0.04, running.pop(), end=True))
     events: list[str] = []
-    sender = StreamSender(lambda: GazeSamClient(server.grpc_url, "grpc", timeout_s=20),
+    sender = StreamSender(lambda _stream: GazeSamClient(server.grpc_url, "grpc", timeout_s=20),
                           Backoff(retries=2, first_wait_s=0.5, max_wait_s=1.0), on_event=events.append, slot_wait_s=30)
     freed.start()
     try:
@@ -267,7 +277,7 @@ def test_a_sender_waits_for_a_slot_on_a_full_server_and_says_so(server):
 
 def test_a_sender_starts_its_stream_again_after_a_refused_frame(server):
     frame = np.full((64, 64, 3), 90, np.uint8)
-    sender = StreamSender(lambda: GazeSamClient(server.grpc_url, "grpc", timeout_s=20), Backoff(retries=1),
+    sender = StreamSender(lambda _stream: GazeSamClient(server.grpc_url, "grpc", timeout_s=20), Backoff(retries=1),
                           on_event=lambda _: None)
     outcomes = [sender.send(frame, 0.0), sender.send(np.zeros((8, 8, 3), np.uint8), 0.04),
                 sender.send(frame, 0.08, last=True)]
