@@ -82,7 +82,8 @@ class TabStream:
     def send(self, frame: FrameMessage) -> list[dict]:
         """Forward one frame; the messages for the page (a changed model set first, then the frame's answer)."""
         if self._sender is None:
-            self._sender = StreamSender(self._connect, self._backoff, on_event=self._on_event)
+            # slot_wait_s=0: on a full server the page shows why at once and sends again itself
+            self._sender = StreamSender(self._connect, self._backoff, on_event=self._on_event, slot_wait_s=0.0)
             self._clock, self._index = StreamClock(), 0
         frame_time_s = self._clock.frame_time_s(frame.capture_ms)
         outcome = self._sender.send(frame.jpeg, frame_time_s)

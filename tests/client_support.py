@@ -9,7 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tritonclient.utils import InferenceServerException
+
 from clients.gazesam_client import GazeSamClient, new_stream_id
+from gazesam.admission import START_REQUIRED_TEXT
 from clients.video_source import open_video, read_frames
 from gazesam.contracts import MAX_STREAMS
 
@@ -38,6 +41,25 @@ def video_properties(path: Path) -> tuple[int, tuple[int, int], float]:
     capture, info = open_video(path)
     capture.release()
     return len(decoded_frames(path)), info.size, info.fps
+
+
+def fill_every_slot(client: GazeSamClient, frame: np.ndarray) -> list[int]:
+    """Start MAX_STREAMS streams (one frame each, no end): the server is full; their IDs."""
+    streams = [new_stream_id() for _ in range(MAX_STREAMS)]
+    for stream in streams:
+        client.infer(frame, 0.0, stream, start=True)
+    return streams
+
+
+def end_streams(client: GazeSamClient, frame: np.ndarray, streams: list[int]) -> None:
+    """End each of ``streams``. One the server already dropped (silent past its lease, which a slow test can
+    outlast) counts as ended; any other refusal is raised."""
+    for stream in streams:
+        try:
+            client.infer(frame, 0.04, stream, end=True)
+        except InferenceServerException as error:
+            if START_REQUIRED_TEXT not in str(error):
+                raise
 
 
 def assert_every_stream_slot_is_free(grpc_url: str, transport: str = "raw") -> None:

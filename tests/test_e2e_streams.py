@@ -20,6 +20,7 @@ from clients.stream_sender import StreamSender
 from gazesam.contracts import ENSEMBLE_OUTPUTS, MAX_STREAMS, STREAM_LEASE_MAX_S, STREAM_LEASE_MIN_S
 from gazesam.pipeline import InProcessPipeline
 
+from client_support import end_streams, fill_every_slot
 from real_media import downscaled_clip
 from conftest import STANDIN_REPOSITORY as REPOSITORY
 
@@ -120,19 +121,6 @@ def test_send_rate_does_not_change_the_output(alone, client, videos):
         slow.send_next()
         time.sleep(0.15)  # several times slower than the stream's own frame interval
     assert_same(slow.outputs, alone["woman_cup_shelf.mp4"], "slow vs fast")
-
-
-def fill_every_slot(client: GazeSamClient, frame: np.ndarray) -> list[int]:
-    """Start MAX_STREAMS streams (one frame each, no end): the server is full; their IDs."""
-    streams = [new_stream_id() for _ in range(MAX_STREAMS)]
-    for stream in streams:
-        client.infer(frame, 0.0, stream, start=True)
-    return streams
-
-
-def end_streams(client: GazeSamClient, frame: np.ndarray, streams: list[int]) -> None:
-    for stream in streams:
-        client.infer(frame, 0.04, stream, end=True)
 
 
 def test_an_ended_stream_frees_its_slot(server):

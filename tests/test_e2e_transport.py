@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from clients.gazesam_client import FrameResult, GazeSamClient, new_stream_id
+from gazesam_triton.admin_key import admin_headers
 
 from conftest import shared_path
 
@@ -43,7 +44,8 @@ def test_shared_memory_answers_exactly_like_raw(server, frames, protocol):
         assert_same(run_stream(shm, frames), run_stream(raw, frames))
     finally:
         shm.close()
-    assert "gazesam" not in str(raw._client.get_system_shared_memory_status())  # close() unregistered the regions
+    status = raw._client.get_system_shared_memory_status(headers=admin_headers(protocol))  # an admin API
+    assert "gazesam" not in str(status)  # close() unregistered the regions
 
 
 def test_jpeg_answers_like_raw_on_the_decoded_frame(server, frames):

@@ -24,7 +24,7 @@ import pytest
 from tritonclient.utils import InferenceServerException
 
 from clients.annotation import result_record
-from clients.gazesam_client import FrameResult, GazeSamClient, new_stream_id
+from clients.gazesam_client import FrameResult, GazeSamClient
 from clients.stream_sender import SendOutcome
 from clients.web_messages import mask_from_runs
 from gazesam.contracts import MAX_STREAMS
@@ -32,7 +32,7 @@ from gazesam.jpeg_frame import decode_jpeg_frame
 from gazesam.pipeline import InProcessPipeline
 
 from browser_support import Firefox, Gateway, chromium, wait_for, write_fake_camera
-from client_support import assert_every_stream_slot_is_free
+from client_support import assert_every_stream_slot_is_free, end_streams, fill_every_slot
 from conftest import OFFLINE_REPOSITORY, ROOT, STANDIN_REPOSITORY, generated
 from gazesam_triton.server_process import free_port
 
@@ -197,9 +197,7 @@ def test_the_page_works_in_firefox(gateway, server, tmp_path):
 def test_the_page_says_when_every_stream_slot_is_taken_and_recovers(browser, gateway, server):
     client = GazeSamClient(server.grpc_url, transport="jpeg")
     frame = np.full((64, 64, 3), 90, np.uint8)
-    others = [new_stream_id() for _ in range(MAX_STREAMS)]
-    for stream in others:
-        client.infer(frame, 0.0, stream, start=True)
+    others = fill_every_slot(client, frame)
     try:
         with Tab(browser, gateway.url) as tab:
             state = tab.wait_for_message("stream_limit")
@@ -208,8 +206,7 @@ def test_the_page_says_when_every_stream_slot_is_taken_and_recovers(browser, gat
             wait_for("the page to be served once a slot is free", lambda: tab.state()["answered"] > 0, 30)
             assert not tab.state()["message_shown"]
     finally:
-        for stream in others:
-            client.infer(frame, 0.04, stream, end=True)
+        end_streams(client, frame, others)
     wait_for("the gateway to end the closed tab's stream", lambda: gateway.status()["streams_open"] == 0, 15)
 
 
