@@ -336,15 +336,20 @@ def results_section(scores: list[Score], annotations: list[Annotation], command:
     return "\n".join(lines)
 
 
-def write_results(section: str, path: Path = RESULTS) -> None:
+def write_section(section: str, start: str, end: str, path: Path = RESULTS) -> None:
+    """Replace the part of ``path`` between the markers ``start`` and ``end`` (``section`` holds both), or append it."""
     text = path.read_text() if path.is_file() else ""
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
         text = before + section + after
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)
+
+
+def write_results(section: str, path: Path = RESULTS) -> None:
+    write_section(section, SECTION_START, SECTION_END, path)
 
 
 def main(argv: list[str] | None = None) -> int:

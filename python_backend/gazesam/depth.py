@@ -14,7 +14,8 @@ import numpy as np
 
 from .boxes import box_pixel_bounds
 from .contracts import DEPTH, FASTDEPTH, spatial_size
-from .geometry import FrameResize
+from .frame_input import FrameInput
+from .geometry import FrameResize, ResizeRule
 
 DEPTH_ANYTHING_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 """ImageNet statistics Depth-Anything was trained with, RGB order, on 0..1 pixels."""
@@ -22,6 +23,13 @@ DEPTH_ANYTHING_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 DEPTH_SCALE = 255.0
 """:func:`normalize_depth` maps each frame's depth range onto 0..DEPTH_SCALE."""
+
+DEPTH_ANYTHING_INPUT = FrameInput(ResizeRule("stretch", spatial_size(DEPTH.input("input"))), "cubic", "rgb",
+                                  divisor=255.0, mean=tuple(DEPTH_ANYTHING_MEAN.tolist()),
+                                  std=tuple(DEPTH_ANYTHING_STD.tolist()))
+"""Stretched to 518x518 (INTER_CUBIC), RGB, ImageNet-normalised (upstream fed BGR 0..1 without mean/std, bug §6.2.10)."""
+FASTDEPTH_INPUT = FrameInput(ResizeRule("stretch", FASTDEPTH.input("image").shape[1:3]), "area", "rgb", divisor=255.0)
+"""The whole frame squeezed into 224x224 (INTER_AREA: a camera frame always shrinks here), RGB 0..1, NHWC."""
 
 
 def preprocess_depth_anything(frame: np.ndarray) -> np.ndarray:
