@@ -26,7 +26,7 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gazesam.contracts import GATE, NetworkContract, TensorSpec
+from gazesam.contracts import FRAME_IMAGE, GATE, NetworkContract, TensorSpec
 from gazesam.networks import ModelSet, Network
 
 from .config_text import Scheduling, network_config, python_model_config
@@ -54,6 +54,9 @@ def batching_reason(contract: NetworkContract, max_batch: int) -> str:
             f"dynamic batching up to {max_batch} frames of different streams, waiting at most "
             f"{QUEUE_DELAY_US} us: every tensor of this network has a dynamic frame axis"
         )
+    if FRAME_IMAGE in contract.inputs:
+        return ("no dynamic batching: it takes the frame itself (frame [H, W, 3]), and frames of different streams "
+                "need not share a size; tensors keep their own batch axis (max_batch_size 0)")
     prompt_axes = [s.name for s in contract.inputs if is_prompt_input(contract, s)]
     fixed = [s.name for s in contract.inputs if s.shape[0] != -1]
     why = f"{', '.join(fixed)} has a fixed leading axis of 1" if fixed else "its model file has a fixed batch axis"

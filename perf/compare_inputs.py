@@ -167,7 +167,7 @@ class Comparison:
         return self.rows.setdefault(key, Difference())
 
 
-def _grey_scale(form: str, name: str, layout_hint: np.ndarray) -> np.ndarray | float:
+def grey_scale(form: str, name: str, layout_hint: np.ndarray) -> np.ndarray | float:
     """Factor turning a difference of input ``name`` into grey levels (per channel where normalised)."""
     spec = INPUT_SPECS.get(form)
     if spec is None:
@@ -195,7 +195,7 @@ def compare(repository: Path, frames: list[np.ndarray]) -> Comparison:
             inside = probes[network.model](**served)
             reference = REFERENCE_INPUTS.get(form, lambda t: None)(tensors)
             for name, value in (reference or {}).items():
-                result.diff((network.model, form, "input", name)).add(value, inside[name], _grey_scale(form, name, value))
+                result.diff((network.model, form, "input", name)).add(value, inside[name], grey_scale(form, name, value))
             expected = REFERENCE_OUTPUTS.get(form, lambda c, t: None)(inside, tensors)
             for name, value in (expected or {}).items():
                 result.diff((network.model, form, "output", name)).add(value, inside[name], unit=1e9)

@@ -254,13 +254,15 @@ def _ray_distance(ray: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def baseline_runner(pipeline: InProcessPipeline) -> Callable[[np.ndarray, int], Outcome]:
     """The nearest-box rule on the offline networks: face, gaze ray and detections from ``pipeline``."""
-    from gazesam import sam
+    from gazesam.steps import frame_detections
 
     def run(frame: np.ndarray, index: int) -> Outcome:
         tensors = pipeline.trace(frame, 0.0, stream_id=index + 1, start=True, end=True)
         if float(tensors["FACE_SCORE"][0]) <= 0:
             return Outcome(None, None, None, None)
-        face, ray, boxes = tensors["FACE_BOX"], tensors["GAZE_RAY"], tensors["DET_BOXES"].reshape(-1, 4)
+        face, ray = tensors["FACE_BOX"], tensors["GAZE_RAY"]
+        boxes = frame_detections(pipeline.settings, tensors["DETECTOR_BOXES"], tensors["DETECTOR_SCORES"],
+                                 tensors["DETECTOR_CLASSES"], frame.shape[:2]).boxes
         boxes = boxes[~contains(boxes, face)]
         if len(boxes) == 0:
             return Outcome(None, None, face, ray)
@@ -268,7 +270,7 @@ def baseline_runner(pipeline: InProcessPipeline) -> Callable[[np.ndarray, int], 
         box = boxes[int(np.argmin(_ray_distance(ray, centres)))]
         prompts = pipeline.model_set.hook("segmentation", "prompts")(box[None], frame.shape[:2])
         decoded = pipeline.run_network("sam_decoder", {**tensors, **prompts})
-        return Outcome(box, sam.upscale_masks(decoded["LOW_RES_MASKS"][:1], frame.shape[:2])[0], face, ray)
+        return Outcome(box, decoded["PROMPT_MASKS"][0], face, ray)
 
     return run
 
