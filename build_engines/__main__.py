@@ -90,7 +90,7 @@ def _cmd_repository(args: argparse.Namespace) -> int:
     except (KeyError, ValueError) as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
-    profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt)
+    profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt, args.cpu_cores, args.precision_mode)
     provenance = write_repository(Path(args.out), Path(args.models_dir), chosen, args.standin_size, profile)
     print(f"wrote {args.out} ({args.profile} profile, model set {chosen.name}: {chosen.describe()})")
     for family in chosen.families:
@@ -170,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
                            "the ensemble and its tensors are the same in all (default: %(default)s)")
     repo.add_argument("--onnx-tensorrt", action="store_true",
                       help="onnx profile: add ONNX Runtime's TensorRT accelerator (upstream default precisions)")
+    repo.add_argument("--cpu-cores", type=int, default=None, metavar="N",
+                      help="cpu profile: the cores the server will have; each network's ONNX Runtime threads and "
+                           "instances follow from it (default: this machine's, %(default)s = os.cpu_count())")
+    repo.add_argument("--precision-mode", choices=PRECISION_MODES, default="default",
+                      help="cpu profile: default (every network fp32) or optimized (int8 where the registry's "
+                           "CpuPlan says it pays: ONNX Runtime dynamic quantization; perf/evaluate_precision.py "
+                           "measures it) (default: %(default)s)")
     repo.add_argument("--engines", default=str(MODELS_DIR / "engines"),
                       help="tensorrt profile: folder the 'engines' command wrote (default: %(default)s)")
     repo.set_defaults(func=_cmd_repository)

@@ -72,8 +72,11 @@ def python_model_config(
     outputs: tuple[TensorSpec, ...],
     params: dict[str, str],
     sequences: SequenceSlots | None = None,
+    instances: tuple[int, tuple[str, ...]] = (1, ("One CPU instance.",)),
 ) -> str:
-    """A one-instance Python-backend model (a step, or a network under the CPU profile)."""
+    """A Python-backend model (a step, or a network under the CPU profile): ``instances`` is the count and
+    the comment lines that say why (a stateful step always has one: its streams' state lives in it)."""
+    count, why = (1, ()) if sequences else instances
     return "\n".join(
         [
             f"# {name}: {doc}",
@@ -83,10 +86,8 @@ def python_model_config(
             "max_batch_size: 0  # every tensor carries its own batch axis (1 frame per request)",
             tensor_block("input", inputs),
             tensor_block("output", outputs),
-            sequence_batching_block(sequences)
-            if sequences
-            else "# One CPU instance: the machine has two cores and the branches already run side by side.",
-            "instance_group [ { count: 1 kind: KIND_CPU } ]",
+            *([sequence_batching_block(sequences)] if sequences else [f"# {line}" for line in why]),
+            f"instance_group [ {{ count: {count} kind: KIND_CPU }} ]",
             parameters_block(params),
             "",
         ]

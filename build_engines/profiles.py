@@ -28,9 +28,12 @@ from pathlib import Path
 
 from gazesam.contracts import FRAME_IMAGE, GATE, NetworkContract, TensorSpec
 from gazesam.networks import ModelSet, Network
+from gazesam.onnx_network import ORT_THREADS_PARAMETER
 
 from .config_text import Scheduling, network_config, python_model_config
+from .cpu_quantization import int8_file
 from .engine_manifest import EngineManifest, plan_for, read_manifest
+from .precision import PRECISION_MODES
 from .manifest import choose_model_file
 from .shapes import frame_batch_limit, is_prompt_input
 
@@ -122,22 +125,66 @@ def onnx_tensorrt_accelerator(precision: str) -> str:
 
 @dataclass(frozen=True)
 class NetworkModel:
-    """What a profile writes for one network: its config, and the Python adapter line (None: native backend)."""
+    """What a profile writes for one network: its config, and the Python adapter line (None: native backend);
+    ``threads``: the intra-op threads its CPU session uses (0: the runtime's default), for the in-process pipeline."""
 
     config: str
     adapter: str | None
+    threads: int = 0
+
+
+CORES_PER_HEAVY_INSTANCE = 8
+"""A heavy network gets one instance per this many cores (at most MAX_HEAVY_INSTANCES): below it, one
+session's threads already fill the machine; above it, a second instance lets streams overlap, where a
+single session's threads stop scaling (perf/sweep_threads.py)."""
+MAX_HEAVY_INSTANCES = 4
+
+
+@dataclass(frozen=True)
+class CpuScheduling:
+    """One network's ONNX Runtime intra-op threads and Triton instances on a machine, with the reasons."""
+
+    threads: int
+    instances: int
+    why: tuple[str, ...]
+
+
+def cpu_scheduling(network: Network, cores: int) -> CpuScheduling:
+    """Threads and instances of ``network`` on ``cores`` cores, from its registry ``CpuPlan``.
+
+    Heavy networks: ``cores // instances`` threads each, one instance per CORES_PER_HEAVY_INSTANCE cores.
+    Light ones: one thread and one instance: a few ms on one core, where more threads synchronise more than
+    they save and take cores from the heavy branch running beside them.
+    """
+    if not network.cpu.heavy:
+        return CpuScheduling(1, 1, (f"1 intra-op thread, 1 instance: {network.cpu.why}; more threads would take cores "
+                                    "from the heavy branches running beside it.",))
+    instances = max(1, min(MAX_HEAVY_INSTANCES, cores // CORES_PER_HEAVY_INSTANCE))
+    threads = max(1, cores // instances)
+    return CpuScheduling(threads, instances, (
+        f"{threads} intra-op threads x {instances} instance(s) on {cores} cores: a heavy network ({network.cpu.why}),",
+        f"so its session uses the cores; one instance per {CORES_PER_HEAVY_INSTANCE} cores lets streams overlap where "
+        "one session's threads stop scaling.",
+    ) + ((ORDER_NOTE + ".",) if instances > 1 else ()))
 
 
 class CpuProfile:
     """Python-backend models running ONNX Runtime on the CPU (``gazesam_triton.onnx_model``): the default.
 
     Its networks take ``GATE``: a frame with no face skips every later network, one with no prompt the
-    SAM decoder (outputs are zeros of the contract's shapes).
+    SAM decoder (outputs are zeros of the contract's shapes). Intra-op threads and instances come from
+    the machine's core count (``cores``, default: this machine's), stated in each config.
     """
 
     name = "cpu"
     gates = True
     adapter = "from gazesam_triton.onnx_model import TritonPythonModel  # noqa: F401"
+
+    def __init__(self, cores: int | None = None, precision_mode: str = "default"):
+        if precision_mode not in PRECISION_MODES:
+            raise ValueError(f"unknown precision mode {precision_mode!r}; choose one of {', '.join(PRECISION_MODES)}")
+        self.cores = cores or os.cpu_count() or 1
+        self.precision_mode = precision_mode
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """Nothing to check beyond the model files the repository writer already requires."""
@@ -146,10 +193,17 @@ class CpuProfile:
         self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
         gated: bool,
     ) -> NetworkModel:
-        place_model_file(model_file, version_dir / "model.onnx")
-        params = params | {"runtime": "onnxruntime-cpu (python backend)", "profile": self.name, "precision": "fp32"}
+        precision = network.cpu.optimized if self.precision_mode == "optimized" else "fp32"
+        place_model_file(int8_file(model_file) if precision == "int8" else model_file, version_dir / "model.onnx")
+        plan = cpu_scheduling(network, self.cores)
+        params = params | {"runtime": "onnxruntime-cpu (python backend)", "profile": self.name, "precision": precision,
+                           "precision_mode": self.precision_mode, ORT_THREADS_PARAMETER: str(plan.threads),
+                           "cpu_cores": str(self.cores)}
         inputs = network.contract.inputs + ((GATE,) if gated else ())
-        return NetworkModel(python_model_config(model, doc, inputs, network.contract.outputs, params), self.adapter)
+        why = plan.why + ((f"Precision {precision} ({self.precision_mode} mode): {network.cpu.optimized_why}.",)
+                          if self.precision_mode == "optimized" else ())
+        config = python_model_config(model, doc, inputs, network.contract.outputs, params, instances=(plan.instances, why))
+        return NetworkModel(config, self.adapter, plan.threads)
 
 
 class OnnxProfile:
@@ -255,10 +309,12 @@ class PyTorchProfile:
 NetworkProfile = CpuProfile | OnnxProfile | TensorRtProfile | PyTorchProfile
 
 
-def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool = False) -> NetworkProfile:
-    """The profile called ``name``."""
+def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool = False,
+                 cpu_cores: int | None = None, precision_mode: str = "default") -> NetworkProfile:
+    """The profile called ``name`` (``cpu_cores``, ``precision_mode``: the CPU profile's machine, default this
+    one's, and precision mode; the GPU profiles take theirs from their plans or upstream's defaults)."""
     if name == "cpu":
-        return CpuProfile()
+        return CpuProfile(cpu_cores, precision_mode)
     if name == "onnx":
         return OnnxProfile(onnx_tensorrt)
     if name == "tensorrt":

