@@ -53,21 +53,26 @@ def rule_geometry(g: OnnxNodes, rule: ResizeRule, image_hw: str) -> tuple[str, s
     bottom, right), from ``image_hw`` (int32 or int64 [2])."""
     hw = g.f64(image_hw)
     canvas = g.const(np.array(rule.input_hw, np.float64))
-    one, zeros = g.const(np.float64(1.0)), g.const(np.zeros(2, np.float64))
+
+    def f64(value: float) -> str:
+        return g.const(np.float64(value))
+
+    def centred(content: str) -> str:
+        return g.op("Floor", g.op("Div", g.op("Sub", canvas, content), f64(2.0)))
+
     if rule.kind == "stretch":
-        content, offset = canvas, zeros
+        content, offset = canvas, g.const(np.zeros(2, np.float64))
     elif rule.kind == "letterbox_top_left":  # r = min(h/H, w/W); content max(1, int(side * r)) at (0, 0)
         ratio = g.op("ReduceMin", g.op("Div", canvas, hw), keepdims=0)
-        content, offset = g.op("Max", g.op("Floor", g.op("Mul", hw, ratio)), one), zeros
+        content, offset = g.op("Max", g.op("Floor", g.op("Mul", hw, ratio)), f64(1.0)), g.const(np.zeros(2, np.float64))
     elif rule.kind == "letterbox_centred":  # content min(canvas, max(1, round(side * s))), centred (floor)
         scale = g.op("ReduceMin", g.op("Div", canvas, hw), keepdims=0)
-        content = g.op("Min", canvas, g.op("Max", one, g.op("Round", g.op("Mul", hw, scale))))
-        offset = g.op("Floor", g.op("Div", g.op("Sub", canvas, content), g.const(np.float64(2.0))))
+        content = g.op("Min", canvas, g.op("Max", f64(1.0), g.op("Round", g.op("Mul", hw, scale))))
+        offset = centred(content)
     else:  # longest_side: s = side / max(H, W); content int(side * s + 0.5)
-        scale = g.op("Div", g.const(np.float64(rule.side)), g.op("ReduceMax", hw, keepdims=0))
-        content = g.op("Floor", g.op("Add", g.op("Mul", hw, scale), g.const(np.float64(0.5))))
-        offset = (g.op("Floor", g.op("Div", g.op("Sub", canvas, content), g.const(np.float64(2.0))))
-                  if rule.centred else zeros)
+        scale = g.op("Div", f64(rule.side), g.op("ReduceMax", hw, keepdims=0))
+        content = g.op("Floor", g.op("Add", g.op("Mul", hw, scale), f64(0.5)))
+        offset = centred(content) if rule.centred else g.const(np.zeros(2, np.float64))
     after = g.op("Sub", g.op("Sub", canvas, content), offset)
     return g.i64_of(content), g.i64_of(g.op("Concat", offset, after, axis=0))
 

@@ -9,6 +9,7 @@ onnx and tensorrt configs are served on a GPU machine by perf/gpu_check.py.
 from __future__ import annotations
 
 import importlib.util
+import json
 import time
 from pathlib import Path
 
@@ -366,3 +367,33 @@ def _infer_input(module, name: str, array: np.ndarray):
     tensor = module.InferInput(name, list(array.shape), _triton_dtype(str(array.dtype)))
     tensor.set_data_from_numpy(array)
     return tensor
+
+
+# --- CPU threads and instances from the machine ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("cores, heavy", [(2, (2, 1)), (16, (8, 2)), (64, (16, 4))])
+def test_cpu_threads_and_instances_follow_the_core_count_with_their_reason(tmp_path, cores, heavy):
+    repo = generate(tmp_path, "cpu", "--cpu-cores", str(cores), models="offline")
+    record = json.loads((repo / "model_set.json").read_text())["networks"]
+    for network in model_set("offline").networks:
+        path = repo / network.model / "config.pbtxt"
+        config, lines = parsed(path), path.read_text().splitlines()
+        threads, instances = heavy if network.cpu.heavy else (1, 1)
+        assert params(config)["ort_intra_op_threads"] == str(threads) == str(record[network.model]["ort_intra_op_threads"])
+        assert params(config)["cpu_cores"] == str(cores)
+        assert [g.count for g in config.instance_group] == [instances], network.model
+        index = next(i for i, line in enumerate(lines) if line.startswith("instance_group"))
+        assert network.cpu.why in " ".join(lines[index - 3:index]), network.model
+    for step in ("frame_check", "face_track", "gaze_fusion", "mask_select"):  # the streams' state lives in them
+        assert [g.count for g in parsed(repo / step / "config.pbtxt").instance_group] == [1]
+
+
+def test_the_in_process_pipeline_uses_the_repositorys_threads(tmp_path):
+    from gazesam.pipeline import InProcessPipeline
+
+    repo = generate(tmp_path, "cpu", "--cpu-cores", "3")
+    sessions = {model: network._session for model, network in InProcessPipeline(repo).networks.items()}
+    heavy = {n.model for n in STANDIN_SET.networks if n.cpu.heavy}
+    for model, session in sessions.items():
+        assert session.get_session_options().intra_op_num_threads == (3 if model in heavy else 1), model

@@ -115,19 +115,19 @@ def near_mask(depth: np.ndarray, threshold: float, frame_hw: tuple[int, int]) ->
     Thresholded on the (h, w) depth map, then resized to the frame with nearest neighbour.
     """
     near = (depth >= threshold).astype(np.uint8)
-    return FrameResize.stretch(frame_hw, depth.shape).to_frame_map(near, cv2.INTER_NEAREST).astype(bool)
+    return FrameResize.stretch(frame_hw, depth.shape).to_frame_map(near, cv2.INTER_NEAREST).view(bool)  # 0/1: no copy
 
 
 def near_fraction(near: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """float32 (N,): the share of near pixels inside each (N, 4) inclusive box, clipped to the frame.
 
     A box that misses the frame gets 0. Slices never wrap around (upstream bug §6.2.6). One integral
-    image makes the cost O(H*W + N).
+    image (OpenCV's, int32, zero first row and column) makes the cost O(H*W + N).
     """
     bounds = box_pixel_bounds(boxes, near.shape)
     if bounds.shape[0] == 0:
         return np.zeros(0, np.float32)
-    integral = np.pad(np.asarray(near, dtype=bool).cumsum(0, dtype=np.int64).cumsum(1), ((1, 0), (1, 0)))
+    integral = cv2.integral(np.ascontiguousarray(near, dtype=bool).view(np.uint8))
     c1, r1, c2, r2 = bounds.T
     valid = (c2 >= c1) & (r2 >= r1)
     c1, r1, c2, r2 = (np.where(valid, v, 0) for v in (c1, r1, c2, r2))  # empty boxes: any valid index

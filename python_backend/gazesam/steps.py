@@ -204,7 +204,7 @@ def _mask_select(
     fresh = None
     if chosen is not None:
         fresh = Target(
-            mask=masks[chosen].astype(np.uint8) * np.uint8(MASK_ON),
+            mask=masks[chosen].view(np.uint8) * np.uint8(MASK_ON),  # bool -> 0 / MASK_ON in one pass
             box=PROMPT_BOXES[chosen].astype(np.float32),
             class_id=int(PROMPT_CLASSES[chosen]),
             score=float(PROMPT_SCORES[chosen]),
