@@ -204,27 +204,40 @@ def label_of(models: str, size: str) -> str:
 
 
 @dataclass
-class StepCpu:
-    """Python-step compute per frame from Triton's statistics: input + infer + output ms, by step."""
+class ServerCompute:
+    """Compute per frame of every composing model from Triton's statistics: input + infer + output ms."""
 
-    per_step_ms: dict[str, float]
+    per_model_ms: dict[str, float]
+    steps: list[str]  # the Python steps among them
 
     @property
-    def total_ms(self) -> float:
-        return sum(self.per_step_ms.values())
+    def step_ms(self) -> dict[str, float]:
+        return {name: ms for name, ms in self.per_model_ms.items() if name in self.steps}
+
+    @property
+    def step_total_ms(self) -> float:
+        return sum(self.step_ms.values())
+
+    def slowest(self, networks: bool) -> tuple[str, float]:
+        """The model with the most compute per frame among the networks (or the steps)."""
+        pool = {n: ms for n, ms in self.per_model_ms.items() if (n not in self.steps) == networks}
+        name = max(pool, key=pool.get)
+        return name, pool[name]
 
 
-def python_step_cpu(statistics: ServerStatistics, steps: list[str], run) -> tuple[Measurement, StepCpu]:
-    """``run()``'s Measurement and the Python steps' compute per frame over it (Triton's counters)."""
+def server_compute(statistics: ServerStatistics, models: list[str], steps: list[str], frames: int, run
+                   ) -> tuple[Measurement, ServerCompute]:
+    """``run()``'s Measurement and every model's compute per frame over it (Triton's counters / ``frames``)."""
     before = statistics.snapshot()
     measurement = run()
     after = snapshot_difference(before, statistics.snapshot())
-    per_step = {}
-    for step in steps:
-        counters = after.get(step)
-        if counters is not None and counters.success_count:
-            per_step[step] = sum(counters.mean_us(d) for d in ("compute_input", "compute_infer", "compute_output")) / 1e3
-    return measurement, StepCpu(per_step)
+    per_model = {}
+    for model in models:
+        counters = after.get(model)
+        if counters is not None:
+            total_ns = counters.compute_input_ns + counters.compute_infer_ns + counters.compute_output_ns
+            per_model[model] = total_ns / 1e6 / frames
+    return measurement, ServerCompute(per_model, steps)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,15 +291,16 @@ def main(argv: list[str] | None = None) -> int:
     del pipeline  # its ONNX Runtime sessions would hold memory the server needs
 
     steps = [name for name in python_steps(served) if name != "frame_decode"]
+    models = [node.model for node in pipeline_graph(served)]
     with TritonProcess(repo, args.out / f"tritonserver-{label}.log") as server:
         statistics = ServerStatistics(server.grpc_url)
         run_ensemble("warm-up", server, frames[:2], times[:2], 1)
-        step_cpu = None
+        compute = None
         for streams in args.concurrency:
             name = f"ensemble, {streams} stream(s)"
             measure = lambda: with_load(lambda: run_ensemble(name, server, frames, times, streams))  # noqa: E731
-            if step_cpu is None:  # the first level: one frame in flight per stream
-                measurement, step_cpu = python_step_cpu(statistics, steps, measure)
+            if compute is None:  # the first level (one stream: one frame in flight)
+                measurement, compute = server_compute(statistics, models, steps, streams * len(frames), measure)
             else:
                 measurement = measure()
             rows.append(measurement)
@@ -307,10 +321,12 @@ def main(argv: list[str] | None = None) -> int:
              + " -> ".join(f"**{n.model}**" if n.network is None else n.model for n in path) + " (steps in bold).",
              "",
              *table(rows, serial)]
-    if step_cpu is not None:
-        lines += ["", f"Python steps' compute per frame (Triton statistics, compute input + infer + output, "
-                  f"{args.concurrency[0]} stream(s)): **{step_cpu.total_ms:.2f} ms** = "
-                  + ", ".join(f"{name} {ms:.2f}" for name, ms in step_cpu.per_step_ms.items()) + " ms."]
+    if compute is not None:
+        lines += ["", f"Compute per frame on the server (Triton statistics: compute input + infer + output, "
+                  f"{args.concurrency[0]} stream(s)): Python steps **{compute.step_total_ms:.2f} ms** = "
+                  + ", ".join(f"{name} {ms:.2f}" for name, ms in compute.step_ms.items()) + " ms; networks: "
+                  + ", ".join(f"{name} {ms:.1f}" for name, ms in compute.per_model_ms.items() if name not in steps)
+                  + " ms."]
     if faceless_rows:
         lines += ["", f"Frames without a face ({len(faceless)} real-frame crops), against the serial pipeline "
                   "on faces:", "", *table(faceless_rows, serial)]
@@ -322,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         {"machine": machine(), "models": args.models, "standins": args.standins, "label": label,
          "frame_hw": list(frames[0].shape[:2]), "command": command,
          "critical_path": [{"model": n.model, "python_step": n.network is None} for n in path],
-         "python_step_ms": step_cpu.per_step_ms if step_cpu else {},
+         "python_steps": steps, "model_ms": compute.per_model_ms if compute else {},
          "rows": [asdict(m) | {"fps": m.fps} for m in rows + faceless_rows]}, indent=1))
     print(f"wrote {stem}.md and .json")
     return 0

@@ -1,7 +1,7 @@
 """What each network now sees, against the cv2 pre-processing it was fed before (and the numpy post-processing).
 
     python perf/compare_inputs.py                        # model_repository/ (offline set), 16 real frames
-    python perf/compare_inputs.py --repository model_repository_standin --frames 8 --write-results
+    python perf/compare_inputs.py --repository model_repository_standin --frames 8
 
 Every network's served graph begins with its family's pre-processing and ends with its tensor-shaped
 post-processing (``build_engines.served_forms``). Here each real frame runs through the in-process
@@ -34,8 +34,7 @@ from gazesam.pipeline import InProcessPipeline, network_file
 
 ROOT = Path(__file__).resolve().parents[1]
 MEDIA = ROOT.parent / "shared" / "media"
-RESULTS = ROOT / "perf" / "RESULTS.md"
-SECTION_START, SECTION_END = "<!-- inputs:start -->", "<!-- inputs:end -->"
+OUT = ROOT / "perf" / "out"
 
 Tensors = dict[str, np.ndarray]
 
@@ -209,7 +208,6 @@ def _central_box(frame: np.ndarray) -> np.ndarray:
 
 def section(comparison: Comparison, repository: Path, command: str) -> str:
     lines = [
-        SECTION_START,
         "## What each network sees: served graphs against the cv2 pre-processing",
         "",
         f"`{command}` on {comparison.frames} real frames of `../shared/media` (repository `{repository.name}`). "
@@ -220,7 +218,6 @@ def section(comparison: Comparison, repository: Path, command: str) -> str:
         "| network | served form | tensor | max abs diff | mean abs diff | share >= 1 grey level |",
         "|---|---|---|---:|---:|---:|",
         *(d.row(net, form, tensor, kind) for (net, form, kind, tensor), d in comparison.rows.items()),
-        SECTION_END,
     ]
     return "\n".join(lines)
 
@@ -230,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repository", type=Path, default=ROOT / "model_repository", help="default: %(default)s")
     parser.add_argument("--frames", type=int, default=16, help="real frames, spread over ../shared/media (default: %(default)s)")
-    parser.add_argument("--write-results", action="store_true", help=f"replace the inputs section of {RESULTS}")
+    parser.add_argument("--out", type=Path, default=OUT, help="where compare_inputs_<repository>.md goes (default: %(default)s)")
     args = parser.parse_args(argv)
     if not (args.repository / "gazesam" / "config.pbtxt").is_file():
         print(f"error: {args.repository} is not generated: run 'make setup'", file=sys.stderr)
@@ -239,11 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     command = f"python perf/compare_inputs.py --repository {args.repository.name} --frames {args.frames}"
     text = section(comparison, args.repository, command)
     print(text)
-    if args.write_results:
-        from perf.evaluate_accuracy import write_section
-
-        write_section(text, SECTION_START, SECTION_END)
-        print(f"wrote the inputs section of {RESULTS}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"compare_inputs_{args.repository.name}.md").write_text(text + "\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """The CPU ``optimized`` precision (int8) against fp32: accuracy on the harness frames and the speed-up.
 
-    python perf/evaluate_precision.py                    # builds perf/out/repository-optimized, then compares
-    python perf/evaluate_precision.py --write-results    # ... and replaces that section of perf/RESULTS.md
+    python perf/evaluate_precision.py        # builds perf/out/repository-optimized, compares, writes perf/out/evaluate_precision.md
 
 The fp32 repository is ``model_repository/`` (the offline set); the optimized one is the same set written
 with ``python -m build_engines repository --precision-mode optimized``, which quantizes the networks the
@@ -37,11 +36,9 @@ from perf.evaluate_accuracy import (
     load_annotations,
     mask_iou,
     read_frames,
-    write_section,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTION_START, SECTION_END = "<!-- precision:start -->", "<!-- precision:end -->"
 
 
 class TimedNetwork(NetworkWrapper):
@@ -89,7 +86,6 @@ def compare(fp32: Path, optimized: Path, annotations_path: Path = ANNOTATIONS) -
         if int(a["STATUS"][0]) in with_mask and int(b["STATUS"][0]) in with_mask:
             ious.append(mask_iou(a["MASK"] > 0, b["MASK"] > 0))
     lines = [
-        SECTION_START,
         "## CPU optimized precision (int8) against fp32",
         "",
         f"`python perf/evaluate_precision.py` on the {len(frames)} annotated frames; `{optimized.name}` is the offline "
@@ -121,7 +117,6 @@ def compare(fp32: Path, optimized: Path, annotations_path: Path = ANNOTATIONS) -
         b_ms = statistics.median(t for *_, t in candidate.calls) * 1000 if candidate.calls else float("nan")
         precision = precision_of(optimized, key)
         lines.append(f"| {key} | {precision} | {len(reference.calls)} | {a_ms:.1f} | {b_ms:.1f} | {a_ms / b_ms:.2f}x | {worst} |")
-    lines.append(SECTION_END)
     return lines
 
 
@@ -139,7 +134,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fp32", type=Path, default=ROOT / "model_repository", help="default: %(default)s")
     parser.add_argument("--optimized", type=Path, default=ROOT / "perf" / "out" / "repository-optimized",
                         help="written first with --precision-mode optimized (default: %(default)s)")
-    parser.add_argument("--write-results", action="store_true", help="replace that section of perf/RESULTS.md")
     args = parser.parse_args(argv)
     if not (args.fp32 / "gazesam" / "config.pbtxt").is_file():
         print(f"error: {args.fp32} is not generated: run 'make setup'", file=sys.stderr)
@@ -152,10 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                     "--precision-mode", "optimized", "--out", str(args.optimized)], check=True, cwd=ROOT,
                    stdout=subprocess.DEVNULL)
     lines = compare(args.fp32, args.optimized)
-    text = "\n".join(lines)
+    text = "\n".join(lines) + "\n"
     print(text)
-    if args.write_results:
-        write_section(text, SECTION_START, SECTION_END)
+    (ROOT / "perf" / "out" / "evaluate_precision.md").write_text(text)
     return 0
 
 

@@ -2,7 +2,10 @@
 
 The pipeline's convention is *nearness*: a larger value means nearer. Depth-Anything predicts relative
 inverse depth (disparity), which already is; FastDepth predicts metres (larger = farther), converted by
-:func:`fastdepth_nearness`.
+:func:`fastdepth_nearness`. The served depth graphs do the pre-processing (:data:`DEPTH_ANYTHING_INPUT`,
+:data:`FASTDEPTH_INPUT`) and the nearness and :func:`normalize_depth` themselves, answering the 0..255 map
+``NEARNESS``; the ``preprocess_*``/nearness functions here are the references they are checked against.
+The near-the-viewer tests run in the fusion and selection steps.
 """
 
 from __future__ import annotations

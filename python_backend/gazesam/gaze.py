@@ -1,4 +1,8 @@
-"""Gaze estimation with L2CS-Net: face crop, pre-processing, and the gaze ray in the image."""
+"""Gaze estimation with L2CS-Net: face crop, pre-processing, and the gaze ray in the image.
+
+The served L2CS graph crops the face box and letterboxes it itself (:data:`L2CS_INPUT`);
+:func:`crop_face` and :func:`preprocess_gaze` are the cv2 reference it is checked against.
+"""
 
 from __future__ import annotations
 

