@@ -47,8 +47,13 @@ def _p50(row: dict) -> float:
     return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
+def _compute(report: dict, steps: bool) -> dict[str, float]:
+    """Compute ms per frame of the Python steps (``steps``) or of the networks, by model."""
+    return {name: ms for name, ms in report["model_ms"].items() if (name in report["python_steps"]) == steps}
+
+
 def step_target(report: dict) -> str:
-    steps = {name: ms for name, ms in report["model_ms"].items() if name in report["python_steps"]}
+    steps = _compute(report, steps=True)
     total = sum(steps.values())
     worst = max(steps, key=steps.get)
     held = "" if total <= MAX_STEP_MS else f"; held back by {worst} ({steps[worst]:.2f} ms)"
@@ -60,7 +65,7 @@ def latency_target(report: dict) -> str:
     serial, ensemble = _rows(report)
     one = next(row for row in ensemble if row["name"].startswith("ensemble, 1 "))
     ratio = _p50(one) / _p50(serial)
-    steps = {name: ms for name, ms in report["model_ms"].items() if name in report["python_steps"]}
+    steps = _compute(report, steps=True)
     held = "" if ratio <= MAX_LATENCY_RATIO else (
         f"; held back by the Python-backend hops ({sum(steps.values()):.1f} ms of step compute per frame, "
         f"the largest {max(steps, key=steps.get)})")
@@ -73,7 +78,7 @@ def throughput_target(report: dict) -> str:
     serial, ensemble = _rows(report)
     best = max(ensemble, key=lambda row: row["fps"])
     ratio = best["fps"] / serial["fps"]
-    networks = {name: ms for name, ms in report["model_ms"].items() if name not in report["python_steps"]}
+    networks = _compute(report, steps=False)
     slowest = max(networks, key=networks.get)
     held = "" if ratio >= MIN_THROUGHPUT_RATIO else (
         f"; held back by {slowest} ({networks[slowest]:.0f} ms of compute per frame, "
