@@ -119,6 +119,26 @@ def with_load(measure):
     return result
 
 
+def stub_cpu_seconds(server: TritonProcess) -> dict[str, float]:
+    """CPU seconds used so far by each model's Python-backend stub process(es), by model name.
+
+    A stub's command line names its ``<model>/1/model.py``. CPU time, unlike Triton's durations, does not
+    grow when other processes share the cores.
+    """
+    totals: dict[str, float] = {}
+    for pid in process_tree(server.process.pid):
+        try:
+            args = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+            fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        script = next((Path(a.decode()) for a in args if a.endswith(b"/model.py")), None)
+        if script is not None:
+            model = script.parent.parent.name
+            totals[model] = totals.get(model, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return totals
+
+
 def run_serial(name: str, pipeline: InProcessPipeline, frames: list[np.ndarray], times: list[float]) -> Measurement:
     latencies = []
     cpu = time.process_time()
@@ -209,6 +229,7 @@ class ServerCompute:
 
     per_model_ms: dict[str, float]
     steps: list[str]  # the Python steps among them
+    stub_cpu_ms: dict[str, float]  # CPU time of each Python step's stub process per frame (load-independent)
 
     @property
     def step_ms(self) -> dict[str, float]:
@@ -225,19 +246,21 @@ class ServerCompute:
         return name, pool[name]
 
 
-def server_compute(statistics: ServerStatistics, models: list[str], steps: list[str], frames: int, run
-                   ) -> tuple[Measurement, ServerCompute]:
+def server_compute(statistics: ServerStatistics, server: TritonProcess, models: list[str], steps: list[str],
+                   frames: int, run) -> tuple[Measurement, ServerCompute]:
     """``run()``'s Measurement and every model's compute per frame over it (Triton's counters / ``frames``)."""
-    before = statistics.snapshot()
+    before, cpu_before = statistics.snapshot(), stub_cpu_seconds(server)
     measurement = run()
     after = snapshot_difference(before, statistics.snapshot())
+    cpu_after = stub_cpu_seconds(server)
+    stub_ms = {step: (cpu_after.get(step, 0.0) - cpu_before.get(step, 0.0)) * 1000 / frames for step in steps}
     per_model = {}
     for model in models:
         counters = after.get(model)
         if counters is not None:
             total_ns = counters.compute_input_ns + counters.compute_infer_ns + counters.compute_output_ns
             per_model[model] = total_ns / 1e6 / frames
-    return measurement, ServerCompute(per_model, steps)
+    return measurement, ServerCompute(per_model, steps, stub_ms)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -300,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             name = f"ensemble, {streams} stream(s)"
             measure = lambda: with_load(lambda: run_ensemble(name, server, frames, times, streams))  # noqa: E731
             if compute is None:  # the first level (one stream: one frame in flight)
-                measurement, compute = server_compute(statistics, models, steps, streams * len(frames), measure)
+                measurement, compute = server_compute(statistics, server, models, steps, streams * len(frames), measure)
             else:
                 measurement = measure()
             rows.append(measurement)
@@ -326,7 +349,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{args.concurrency[0]} stream(s)): Python steps **{compute.step_total_ms:.2f} ms** = "
                   + ", ".join(f"{name} {ms:.2f}" for name, ms in compute.step_ms.items()) + " ms; networks: "
                   + ", ".join(f"{name} {ms:.1f}" for name, ms in compute.per_model_ms.items() if name not in steps)
-                  + " ms."]
+                  + " ms. Triton's durations are wall time and grow with the machine's load; the steps' stub "
+                  f"processes used **{sum(compute.stub_cpu_ms.values()):.2f} ms** of CPU per frame = "
+                  + ", ".join(f"{name} {ms:.2f}" for name, ms in compute.stub_cpu_ms.items()) + " ms (clock ticks of "
+                  f"{1000 / os.sysconf('SC_CLK_TCK'):.0f} ms summed over {args.concurrency[0] * len(frames)} frames)."]
     if faceless_rows:
         lines += ["", f"Frames without a face ({len(faceless)} real-frame crops), against the serial pipeline "
                   "on faces:", "", *table(faceless_rows, serial)]
@@ -339,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
          "frame_hw": list(frames[0].shape[:2]), "command": command,
          "critical_path": [{"model": n.model, "python_step": n.network is None} for n in path],
          "python_steps": steps, "model_ms": compute.per_model_ms if compute else {},
+         "stub_cpu_ms": compute.stub_cpu_ms if compute else {},
          "rows": [asdict(m) | {"fps": m.fps} for m in rows + faceless_rows]}, indent=1))
     print(f"wrote {stem}.md and .json")
     return 0

@@ -11,6 +11,7 @@ The near-the-viewer tests run in the fusion and selection steps.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -137,3 +138,68 @@ def near_fraction(near: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     count = integral[r2 + 1, c2 + 1] - integral[r1, c2 + 1] - integral[r2 + 1, c1] + integral[r1, c1]
     area = (c2 - c1 + 1) * (r2 - r1 + 1)
     return np.where(valid, count / area, 0.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class NearMap:
+    """Which frame pixels are near, without the frame-sized mask: the thresholded (h, w) map and cv2's
+    nearest-neighbour maps from frame rows and columns to its cells.
+
+    ``near[r1:r2, c1:c2]`` and :meth:`fraction` give exactly what :func:`near_mask` (frame-sized) and
+    :func:`near_fraction` on it give, at the cost of the box, not of the frame.
+    """
+
+    cells: np.ndarray  # bool (h, w): the depth map's near cells
+    rows: np.ndarray  # int (H,): frame row -> cell row
+    cols: np.ndarray  # int (W,): frame column -> cell column
+
+    @classmethod
+    def of(cls, depth: np.ndarray, threshold: float, frame_hw: tuple[int, int]) -> NearMap:
+        """Cells ``depth >= threshold`` of the (h, w) map, spread over a ``frame_hw`` frame as cv2 INTER_NEAREST does."""
+        cells = np.asarray(depth) >= threshold
+        h, w = cells.shape
+        height, width = frame_hw
+        # cv2's own index maps: a column of row numbers (a row of column numbers) resized like the map
+        rows = cv2.resize(np.arange(h, dtype=np.float32).reshape(h, 1), (1, height), interpolation=cv2.INTER_NEAREST)
+        cols = cv2.resize(np.arange(w, dtype=np.float32).reshape(1, w), (width, 1), interpolation=cv2.INTER_NEAREST)
+        return cls(cells, rows.reshape(-1).astype(np.intp), cols.reshape(-1).astype(np.intp))
+
+    @classmethod
+    def of_mask(cls, near: np.ndarray) -> NearMap:
+        """A frame-sized bool mask as a NearMap (one cell per pixel)."""
+        near = np.asarray(near, bool)
+        return cls(near, np.arange(near.shape[0]), np.arange(near.shape[1]))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.rows), len(self.cols)
+
+    def __getitem__(self, region: tuple[slice, slice]) -> np.ndarray:
+        """bool: the near pixels of a frame region ``[rows, cols]`` (slices)."""
+        rows, cols = region
+        return self.cells[np.ix_(self.rows[rows], self.cols[cols])]
+
+    def fraction(self, boxes: np.ndarray) -> np.ndarray:
+        """float32 (N,): the share of near pixels inside each (N, 4) inclusive box (:func:`near_fraction`).
+
+        A box's near count is ``R @ cells @ C``: ``R`` counts the box's frame rows falling on each cell row
+        (the maps are monotonic, so that is an interval overlap), ``C`` its columns.
+        """
+        bounds = box_pixel_bounds(boxes, self.shape)
+        if bounds.shape[0] == 0:
+            return np.zeros(0, np.float32)
+        c1, r1, c2, r2 = (bounds[:, k : k + 1] for k in range(4))
+        rows = _spans(self.rows, self.cells.shape[0], r1, r2)  # (N, h)
+        cols = _spans(self.cols, self.cells.shape[1], c1, c2)  # (N, w)
+        counts = np.einsum("nw,nw->n", rows @ self.cells.astype(np.float32), cols)  # counts < 2**24: exact
+        area = ((c2 - c1 + 1) * (r2 - r1 + 1)).reshape(-1)
+        valid = (c2 >= c1).reshape(-1) & (r2 >= r1).reshape(-1)
+        return np.where(valid, counts / np.maximum(area, 1), 0.0).astype(np.float32)
+
+
+def _spans(index: np.ndarray, cells: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """float32 (N, cells): how many of the frame positions ``start..stop`` (inclusive, (N, 1) each) map to each
+    cell, for a monotonic map ``index`` (frame position -> cell)."""
+    first = np.searchsorted(index, np.arange(cells), side="left")  # each cell's first and last frame position
+    last = np.searchsorted(index, np.arange(cells), side="right") - 1
+    return np.maximum(np.minimum(stop, last) - np.maximum(start, first) + 1, 0).astype(np.float32)

@@ -1,8 +1,9 @@
 """The network registry: every network the pipeline can serve, by role and family, and the model sets.
 
 A **role** is a job in the pipeline (face, gaze, detector, depth, segmentation). A **family** fills a
-role with one or more networks, each its own Triton model, plus the family's pre/post-processing
-(its hooks and its own Python steps). A **model set** picks one family per role:
+role with one or more networks, each its own Triton model served with the family's pre- and
+post-processing in its graph (``Network.derived``), plus the hooks the Python steps call for what is not
+tensor math. A **model set** picks one family per role:
 
 - ``offline`` — every network real, from a local folder (``../shared/models`` here): the default;
 - ``upstream`` — the upstream GazeSAM networks, downloaded by ``build_engines fetch`` where the internet exists;
@@ -168,7 +169,7 @@ class Network:
 
 @dataclass(frozen=True)
 class Family:
-    """One way to fill a role: its networks, its hooks and its own Python steps."""
+    """One way to fill a role: its networks (each with its served form) and its hooks."""
 
     role: str
     name: str

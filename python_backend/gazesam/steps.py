@@ -151,7 +151,7 @@ def _gaze_fusion(
         return {**no_prompts, "GAZE_YAW_PITCH": np.array([yaw, pitch], np.float32), "GAZE_RAY": ray}
     dets = frame_detections(settings, DETECTOR_BOXES, DETECTOR_SCORES, DETECTOR_CLASSES, frame_hw)
     threshold = depth.face_depth(NEARNESS, FACE_BOX, frame_hw, f.face_depth_patch) - f.depth_margin
-    near = depth.near_mask(NEARNESS, threshold, frame_hw)
+    near = depth.NearMap.of(NEARNESS, threshold, frame_hw)
     prompts = fusion.prompts_for(f, dets, FACE_BOX, ray, near, MAX_PROMPTS)
 
     gaze_out = {
@@ -199,7 +199,7 @@ def _mask_select(
         masks = PROMPT_MASKS[:count]
         if masks.shape != (count, *frame_hw):
             raise ValueError(f"PROMPT_MASKS {list(PROMPT_MASKS.shape)} holds no {count} masks of the frame's {frame_hw}")
-        near = depth.near_mask(NEARNESS, float(NEAR_THRESHOLD[0]), frame_hw)
+        near = depth.NearMap.of(NEARNESS, float(NEAR_THRESHOLD[0]), frame_hw)
         chosen = fusion.select_target(settings.fusion, masks, MASK_IOU[:count, 0], PROMPT_BOXES[:count], near, GAZE_RAY)
     fresh = None
     if chosen is not None:
