@@ -93,7 +93,9 @@ def _cmd_repository(args: argparse.Namespace) -> int:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
     cache = Path(args.ort_trt_cache) if args.ort_trt_cache else None
-    profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt, cache, args.torch_device)
+    profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt, ort_trt_cache=cache,
+                           torch_device=args.torch_device, cpu_cores=args.cpu_cores,
+                           precision_mode=args.precision_mode)
     provenance = write_repository(Path(args.out), Path(args.models_dir), chosen, args.standin_size, profile)
     print(f"wrote {args.out} ({args.profile} profile, model set {chosen.name}: {chosen.describe()})")
     for family in chosen.families:
@@ -184,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     repo.add_argument("--torch-device", choices=("cuda", "cpu"), default="cuda",
                       help="pytorch profile: cuda (KIND_GPU instances on the GPU Triton assigns; an instance without "
                            "CUDA refuses to load) or cpu (KIND_CPU, for a server without a GPU) (default: %(default)s)")
+    repo.add_argument("--cpu-cores", type=int, default=None, metavar="N",
+                      help="cpu profile: the cores the server will have; each network's ONNX Runtime threads and "
+                           "instances follow from it (default: this machine's, %(default)s = os.cpu_count())")
+    repo.add_argument("--precision-mode", choices=PRECISION_MODES, default="default",
+                      help="cpu profile: default (every network fp32) or optimized (int8 where the registry's "
+                           "CpuPlan says it pays: ONNX Runtime dynamic quantization; perf/evaluate_precision.py "
+                           "measures it) (default: %(default)s)")
     repo.add_argument("--engines", default=str(MODELS_DIR / "engines"),
                       help="tensorrt profile: folder the 'engines' command wrote (default: %(default)s)")
     repo.set_defaults(func=_cmd_repository)

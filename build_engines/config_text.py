@@ -49,12 +49,13 @@ def tensor_block(kind: str, specs: tuple[TensorSpec, ...], optional: tuple[str, 
 
 @dataclass(frozen=True)
 class WarmupSample:
-    """One ``model_warmup`` request: random data of ``dims`` per input (dims without the batch axis when
-    ``batch_size`` counts frames of a batched model)."""
+    """One ``model_warmup`` request: per input its ``dims`` (without the batch axis when ``batch_size`` counts
+    frames of a batched model) and the file under the model's ``warmup/`` folder holding its data, or None
+    for random data."""
 
     name: str
     batch_size: int
-    inputs: tuple[tuple[TensorSpec, tuple[int, ...]], ...]
+    inputs: tuple[tuple[TensorSpec, tuple[int, ...], str | None], ...]
 
 
 def warmup_block(why: str, samples: tuple[WarmupSample, ...]) -> str:
@@ -63,8 +64,9 @@ def warmup_block(why: str, samples: tuple[WarmupSample, ...]) -> str:
     for sample in samples:
         inputs = " ".join(
             f'inputs {{ key: "{spec.name}" value {{ data_type: TYPE_{np_to_triton_dtype(spec.np_dtype)} '
-            f'dims: [ {", ".join(map(str, dims))} ] random_data: true }} }}'
-            for spec, dims in sample.inputs
+            f'dims: [ {", ".join(map(str, dims))} ] '
+            + (f'input_data_file: "{data_file}"' if data_file else "random_data: true") + " } }"
+            for spec, dims, data_file in sample.inputs
         )
         entries.append(f'  {{ name: "{sample.name}" batch_size: {sample.batch_size} {inputs} }}')
     return "\n".join([f"# {why}", "model_warmup [", ",\n".join(entries), "]"])
@@ -98,13 +100,12 @@ def python_model_config(
     params: dict[str, str],
     sequences: SequenceSlots | None = None,
     optional: tuple[str, ...] = (),
-    note: tuple[str, ...] | None = None,
+    instances: tuple[int, tuple[str, ...]] = (1, ("One CPU instance.",)),
 ) -> str:
-    """A one-instance Python-backend model (a step, or a network under the CPU profile).
-
-    ``note``: the comment above its instance group when it is not under the sequence batcher.
-    """
-    note = note or ("One CPU instance: the machine has two cores and the branches already run side by side.",)
+    """A Python-backend model (a step, or a network under the CPU profile): ``optional`` inputs may be absent;
+    ``instances`` is the count and the comment lines that say why (a stateful step always has one: its
+    streams' state lives in it)."""
+    count, why = (1, ()) if sequences else instances
     return "\n".join(
         [
             f"# {name}: {doc}",
@@ -114,8 +115,8 @@ def python_model_config(
             "max_batch_size: 0  # every tensor carries its own batch axis (1 frame per request)",
             tensor_block("input", inputs, optional),
             tensor_block("output", outputs),
-            sequence_batching_block(sequences) if sequences else "\n".join(f"# {line}" for line in note),
-            "instance_group [ { count: 1 kind: KIND_CPU } ]",
+            *([sequence_batching_block(sequences)] if sequences else [f"# {line}" for line in why]),
+            f"instance_group [ {{ count: {count} kind: KIND_CPU }} ]",
             parameters_block(params),
             "",
         ]

@@ -26,6 +26,7 @@ from types import ModuleType
 import numpy as np
 from tqdm import tqdm
 
+from gazesam.contracts import PROMPT_MASKS
 from gazesam.model_files import read_provenance
 from gazesam.pipeline import InProcessPipeline
 
@@ -148,7 +149,7 @@ def compare_network(
 ) -> NetworkAccuracy:
     """Run both on every feed and fold the differences into one :class:`NetworkAccuracy`."""
     result = NetworkAccuracy(network, precision)
-    masks_output = "low_res_masks" if network == "sam_decoder" else None
+    masks_output = PROMPT_MASKS.name if network == "sam_decoder" else None
     for feed in feeds:
         result.add(reference(**feed), candidate(**feed), masks_output)
     return result

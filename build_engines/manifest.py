@@ -6,6 +6,7 @@ module only adds the model store's layout::
     models/real/<file>                  published files (fetch; sha256 in SHA256SUMS)
     models/standins/<size>/<file>       random-weight stand-ins (standins)
     models/derived/<file>               served forms of published files (derived_files), made by `repository`
+    models/derived/standins/<size>/<file>   served forms of the stand-ins
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def choose_model_file(models_dir: Path, network: Network, model_set: ModelSet, s
         )
     standin = standin_file(models_dir, network, standin_size)
     if network.standin is not None and standin.is_file():
-        return standin
+        return derived_file(models_dir, network, standin, f"derived/standins/{standin_size}") if network.derived else standin
     raise FileNotFoundError(
         f"no model file for {network.model} ({network.file.name}): neither {real} nor {standin} exists. "
         f"Run '{fetch}' and 'python -m build_engines standins --size {standin_size}' first."

@@ -31,16 +31,21 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gazesam.contracts import GATE, MAX_PROMPTS, NetworkContract, TensorSpec
+import numpy as np
+
+from gazesam.contracts import FRAME_IMAGE, FRAME_SIZE, GATE, MAX_PROMPTS, NetworkContract, TensorSpec
 from gazesam.model_files import ContractError
 from gazesam.networks import ModelSet, Network
+from gazesam.onnx_network import ORT_THREADS_PARAMETER
 
 from .config_text import Scheduling, WarmupSample, network_config, python_model_config, warmup_block
+from .cpu_quantization import int8_file
 from .engine_host import check_plan_host, probe_plan_host
 from .engine_manifest import EngineManifest, plan_for, read_manifest
 from .graph_ops import refuse_tensorrt_plugins
+from .precision import PRECISION_MODES
 from .manifest import choose_model_file
-from .shapes import InputProfile, frame_batch_limit, input_profiles, is_prompt_input, onnx_dynamic_inputs, shape_levels
+from .shapes import FRAME_HW_LEVELS, InputProfile, frame_batch_limit, input_profiles, is_prompt_input, onnx_dynamic_inputs, shape_levels
 
 PROFILES = ("cpu", "onnx", "tensorrt", "pytorch")
 
@@ -77,6 +82,9 @@ def batching_reason(contract: NetworkContract, max_batch: int) -> str:
             f"dynamic batching up to {max_batch} frames of different streams, waiting at most "
             f"{QUEUE_DELAY_US} us: every tensor of this network has a dynamic frame axis"
         )
+    if FRAME_IMAGE in contract.inputs:
+        return ("no dynamic batching: it takes the frame itself (frame [H, W, 3]), and frames of different streams "
+                "need not share a size; tensors keep their own batch axis (max_batch_size 0)")
     prompt_axes = [s.name for s in contract.inputs if is_prompt_input(contract, s)]
     fixed = [s.name for s in contract.inputs if s.shape[0] != -1]
     why = f"{', '.join(fixed)} has a fixed leading axis of 1" if fixed else "its model file has a fixed batch axis"
@@ -124,13 +132,25 @@ def place_model_file(src: Path, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
-def network_warmup(contract: NetworkContract, max_batch: int, max_prompts: int = MAX_PROMPTS) -> str:
-    """``model_warmup`` with one request per distinct shape level of the network's input profile."""
+def network_warmup(contract: NetworkContract, max_batch: int, model_dir: Path, max_prompts: int = MAX_PROMPTS) -> str:
+    """``model_warmup`` with one request per distinct shape level of the network's input profile.
+
+    Inputs get random data, except ``frame_hw``: the size of the level's frame, from a file written under
+    ``model_dir/warmup`` (a random size would ask the graph for outputs of any size).
+    """
     samples = []
     for level, shapes in shape_levels(input_profiles(contract, max_batch, max_prompts)).items():
         batch = next(iter(shapes.values()))[0] if max_batch > 0 else 1
-        inputs = tuple((contract.input(name), shape[1:] if max_batch > 0 else shape) for name, shape in shapes.items())
-        samples.append(WarmupSample(level, batch, inputs))
+        inputs = []
+        for name, shape in shapes.items():
+            spec, data_file = contract.input(name), None
+            if spec == FRAME_SIZE:
+                data_file = f"{name}_{level}"
+                (model_dir / "warmup").mkdir(parents=True, exist_ok=True)
+                sizes = np.tile(np.array(FRAME_HW_LEVELS[level], spec.np_dtype), (batch, 1) if max_batch > 0 else 1)
+                (model_dir / "warmup" / data_file).write_bytes(sizes.tobytes())
+            inputs.append((spec, shape[1:] if max_batch > 0 else shape, data_file))
+        samples.append(WarmupSample(level, batch, tuple(inputs)))
     return warmup_block(WARMUP_WHY, tuple(samples))
 
 
@@ -172,22 +192,66 @@ def onnx_tensorrt_accelerator(precision: str, profiles: tuple[InputProfile, ...]
 
 @dataclass(frozen=True)
 class NetworkModel:
-    """What a profile writes for one network: its config, and the Python adapter line (None: native backend)."""
+    """What a profile writes for one network: its config, and the Python adapter line (None: native backend);
+    ``threads``: the intra-op threads its CPU session uses (0: the runtime's default), for the in-process pipeline."""
 
     config: str
     adapter: str | None
+    threads: int = 0
+
+
+CORES_PER_HEAVY_INSTANCE = 8
+"""A heavy network gets one instance per this many cores (at most MAX_HEAVY_INSTANCES): below it, one
+session's threads already fill the machine; above it, a second instance lets streams overlap, where a
+single session's threads stop scaling (perf/sweep_threads.py)."""
+MAX_HEAVY_INSTANCES = 4
+
+
+@dataclass(frozen=True)
+class CpuScheduling:
+    """One network's ONNX Runtime intra-op threads and Triton instances on a machine, with the reasons."""
+
+    threads: int
+    instances: int
+    why: tuple[str, ...]
+
+
+def cpu_scheduling(network: Network, cores: int) -> CpuScheduling:
+    """Threads and instances of ``network`` on ``cores`` cores, from its registry ``CpuPlan``.
+
+    Heavy networks: ``cores // instances`` threads each, one instance per CORES_PER_HEAVY_INSTANCE cores.
+    Light ones: one thread and one instance: a few ms on one core, where more threads synchronise more than
+    they save and take cores from the heavy branch running beside them.
+    """
+    if not network.cpu.heavy:
+        return CpuScheduling(1, 1, (f"1 intra-op thread, 1 instance: {network.cpu.why}; more threads would take cores "
+                                    "from the heavy branches running beside it.",))
+    instances = max(1, min(MAX_HEAVY_INSTANCES, cores // CORES_PER_HEAVY_INSTANCE))
+    threads = max(1, cores // instances)
+    return CpuScheduling(threads, instances, (
+        f"{threads} intra-op threads x {instances} instance(s) on {cores} cores: a heavy network ({network.cpu.why}),",
+        f"so its session uses the cores; one instance per {CORES_PER_HEAVY_INSTANCE} cores lets streams overlap where "
+        "one session's threads stop scaling.",
+    ) + ((ORDER_NOTE + ".",) if instances > 1 else ()))
 
 
 class CpuProfile:
     """Python-backend models running ONNX Runtime on the CPU (``gazesam_triton.onnx_model``): the default.
 
     Its networks take ``GATE``: a frame with no face skips every later network, one with no prompt the
-    SAM decoder (outputs are zeros of the contract's shapes).
+    SAM decoder (outputs are zeros of the contract's shapes). Intra-op threads and instances come from
+    the machine's core count (``cores``, default: this machine's), stated in each config.
     """
 
     name = "cpu"
     gates = True
     adapter = "from gazesam_triton.onnx_model import TritonPythonModel  # noqa: F401"
+
+    def __init__(self, cores: int | None = None, precision_mode: str = "default"):
+        if precision_mode not in PRECISION_MODES:
+            raise ValueError(f"unknown precision mode {precision_mode!r}; choose one of {', '.join(PRECISION_MODES)}")
+        self.cores = cores or os.cpu_count() or 1
+        self.precision_mode = precision_mode
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """ONNX Runtime can run every network file (no TensorRT plugin operators)."""
@@ -197,10 +261,17 @@ class CpuProfile:
         self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
         gated: bool,
     ) -> NetworkModel:
-        place_model_file(model_file, version_dir / "model.onnx")
-        params = params | {"runtime": "onnxruntime-cpu (python backend)", "profile": self.name, "precision": "fp32"}
+        precision = network.cpu.optimized if self.precision_mode == "optimized" else "fp32"
+        place_model_file(int8_file(model_file) if precision == "int8" else model_file, version_dir / "model.onnx")
+        plan = cpu_scheduling(network, self.cores)
+        params = params | {"runtime": "onnxruntime-cpu (python backend)", "profile": self.name, "precision": precision,
+                           "precision_mode": self.precision_mode, ORT_THREADS_PARAMETER: str(plan.threads),
+                           "cpu_cores": str(self.cores)}
         inputs = network.contract.inputs + ((GATE,) if gated else ())
-        return NetworkModel(python_model_config(model, doc, inputs, network.contract.outputs, params), self.adapter)
+        why = plan.why + ((f"Precision {precision} ({self.precision_mode} mode): {network.cpu.optimized_why}.",)
+                          if self.precision_mode == "optimized" else ())
+        config = python_model_config(model, doc, inputs, network.contract.outputs, params, instances=(plan.instances, why))
+        return NetworkModel(config, self.adapter, plan.threads)
 
 
 def refuse_onnx_runtime_unrunnable(models_dir: Path, model_set: ModelSet, standin_size: str, runtime: str) -> None:
@@ -249,7 +320,7 @@ class OnnxProfile:
         else:
             precision, runtime, extra = "fp32", "onnxruntime backend, CUDA", ()
         params = params | {"profile": self.name, "precision": precision, "runtime": runtime} | ORT_CUDA_PARAMETERS
-        extra += (network_warmup(contract, max_batch),)
+        extra += (network_warmup(contract, max_batch, version_dir.parent),)
         config = scheduled_config(model, doc, 'backend: "onnxruntime"', contract, scheduling, params, extra)
         return NetworkModel(config, None)
 
@@ -295,7 +366,7 @@ class TensorRtProfile:
             "runtime": f"tensorrt {host.tensorrt} plan ({self.manifest.precision_mode} mode)",
             "built_on": f"{host.gpu} (compute capability {host.compute_capability})",
         }
-        warmup = network_warmup(contract, record.max_batch, self.manifest.max_prompts)
+        warmup = network_warmup(contract, record.max_batch, version_dir.parent, self.manifest.max_prompts)
         config = scheduled_config(model, doc, 'platform: "tensorrt_plan"', contract, scheduling, params, (warmup,))
         return NetworkModel(config, None)
 
@@ -351,7 +422,7 @@ class PyTorchProfile:
             "require_cuda": "1" if on_gpu else "0",
             "runtime": "pytorch (python backend, CUDA)" if on_gpu else "pytorch (python backend, CPU)",
         }
-        warmup = network_warmup(contract, max_batch)
+        warmup = network_warmup(contract, max_batch, version_dir.parent)
         config = scheduled_config(model, doc, 'backend: "python"', contract, scheduling, params, (warmup,))
         return NetworkModel(config, self.adapter)
 
@@ -359,11 +430,13 @@ class PyTorchProfile:
 NetworkProfile = CpuProfile | OnnxProfile | TensorRtProfile | PyTorchProfile
 
 
-def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool = False,
-                 ort_trt_cache: Path | None = None, torch_device: str = "cuda") -> NetworkProfile:
-    """The profile called ``name``."""
+def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool = False, *,
+                 ort_trt_cache: Path | None = None, torch_device: str = "cuda",
+                 cpu_cores: int | None = None, precision_mode: str = "default") -> NetworkProfile:
+    """The profile called ``name`` (``cpu_cores``, ``precision_mode``: the CPU profile's machine, default this
+    one's, and precision mode; the GPU profiles take theirs from their plans or upstream's defaults)."""
     if name == "cpu":
-        return CpuProfile()
+        return CpuProfile(cpu_cores, precision_mode)
     if name == "onnx":
         return OnnxProfile(onnx_tensorrt, ort_trt_cache)
     if name == "tensorrt":

@@ -18,6 +18,7 @@ from gazesam.contracts import ENSEMBLE_OUTPUTS, GATE, MAX_STREAMS, SEQUENCE_SLOT
 from gazesam.graph import Node, ensembles
 from gazesam.model_files import read_provenance
 from gazesam.networks import ModelSet
+from gazesam.onnx_network import ORT_THREADS_PARAMETER
 from gazesam.pipeline import MODEL_SET_FILE
 from gazesam.steps import python_steps
 
@@ -38,6 +39,7 @@ STREAM_SLOTS = SequenceSlots(
     ),
 )
 
+ONE_STEP_INSTANCE = ("One CPU instance: its work is a few milliseconds and the branches already run side by side.",)
 ADMISSION_NOTE = (
     "Not under the sequence batcher, so a refused start never takes a Triton sequence slot; one",
     "instance: it holds the one admission table of both ensembles (gazesam.admission).",
@@ -79,7 +81,7 @@ def write_repository(
     nodes = tuple({node.model: node for _, graph in graphs.values() for node in graph}.values())  # each model once
     steps = python_steps(model_set)
     provenance: dict[str, str] = {}
-    record: dict[str, dict[str, str]] = {}
+    record: dict[str, dict[str, str | int]] = {}
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.iterdir():  # regenerate from scratch, keeping files git tracks (.gitkeep)
         if stale.is_dir():
@@ -92,9 +94,9 @@ def write_repository(
             step = steps[node.model]
             doc = (step.run.__doc__ or node.model).strip().splitlines()[0]
             slots = STREAM_SLOTS if step.sequence_batched else None
-            note = ADMISSION_NOTE if step.admits_streams else None
+            instances = (1, ADMISSION_NOTE if step.admits_streams else ONE_STEP_INSTANCE)
             config = python_model_config(node.model, doc, step.inputs, step.outputs, params, slots,
-                                         optional=step.optional_input_names, note=note)
+                                         optional=step.optional_input_names, instances=instances)
             adapter = STEP_ADAPTER
         else:
             network = model_set.network(node.network)
@@ -110,6 +112,7 @@ def write_repository(
             gated = profile.gates and node.gate is not None
             written = profile.network_model(node.model, model_file, network, params, doc, version_dir, gated)
             config, adapter = written.config, written.adapter
+            record[node.model][ORT_THREADS_PARAMETER] = written.threads
         (out / node.model / "config.pbtxt").write_text(config)
         if adapter is not None:  # native-backend models have no model.py
             (version_dir / "model.py").write_text(model_py(adapter, doc))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import onnx
 
-from gazesam.contracts import MAX_PROMPTS, NetworkContract, TensorSpec
+from gazesam.contracts import FRAME_IMAGE, MAX_FRAME_SIDE, MAX_PROMPTS, MIN_FRAME_SIDE, NetworkContract, TensorSpec
 
 ENCODER_MAX_BATCH = 4
 """Most frames the dynamic batcher stacks into one batchable network call (several streams at once)."""
@@ -32,6 +32,10 @@ def is_prompt_input(contract: NetworkContract, spec: TensorSpec) -> bool:
 
 OPT_PROMPTS = 2
 """Prompt count TensorRT tunes the decoder for (upstream's ``--optShapes=boxes:2x1x4``)."""
+OPT_FRAME_HW = (720, 1280)
+"""Frame size TensorRT tunes the frame networks' served forms for (they take the frame itself, any size in range)."""
+FRAME_HW_LEVELS = {"min": (MIN_FRAME_SIDE, MIN_FRAME_SIDE), "opt": OPT_FRAME_HW, "max": (MAX_FRAME_SIDE, MAX_FRAME_SIDE)}
+"""The frame size at each end and the optimum of a profile (and of warm-up)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,10 @@ def input_profiles(contract: NetworkContract, max_batch: int, max_prompts: int =
     check_max_prompts(max_prompts)
     profiles = []
     for spec in contract.inputs:
+        if spec == FRAME_IMAGE:  # a served form's frame: any documented frame size
+            low, opt, high = ((*FRAME_HW_LEVELS[level], 3) for level in ("min", "opt", "max"))
+            profiles.append(InputProfile(spec.name, low, opt, high))
+            continue
         rest = spec.shape[1:]
         if -1 in rest:
             raise ValueError(f"{contract.key}.{spec.name}: only the leading axis may be dynamic, got {spec.shape}")

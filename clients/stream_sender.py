@@ -119,7 +119,7 @@ class StreamSender:
                 else:
                     return self._refused(exc)
 
-    def end_stream(self, frame: np.ndarray, frame_time_s: float) -> bool:
+    def end_stream(self, frame: Frame, frame_time_s: float) -> bool:
         """Tell the server a stream whose last frame went out without ``end`` has ended (one try)."""
         if not self._running or self._needs_start:  # nothing to end, or the server may not know it
             return False

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import cv2
 from tqdm import tqdm
 
 from clients import exit_status
@@ -40,14 +39,15 @@ from clients.annotation import annotate, result_record
 from clients.backoff import Backoff
 from clients.exit_status import ExitStatus
 from clients.frame_reader import FrameReader, frames_with_last_flag
-from clients.video_source import capture_fps
+from clients.video_source import VideoInfo, VideoSourceError, open_video
 from clients.gazesam_client import GazeSamClient, ServedModels
 from clients.notices import notice
 from clients.run_summary import RunSummary
 from clients.server_options import (
     ServerNotReady, add_server_arguments, backoff_from, check_server, client_factory,
 )
-from clients.stream_sender import StreamSender
+from clients.stream_loop import StreamFrame, send_stream
+from clients.stream_sender import SendOutcome, StreamSender
 from clients.video_writer import BackgroundVideoWriter, VideoOutputError
 from gazesam.contracts import MAX_FRAME_SIDE, MAX_STREAMS, MIN_FRAME_SIDE
 from gazesam.frame_check import FrameError, check_frame_size
@@ -55,13 +55,6 @@ from gazesam.frame_check import FrameError, check_frame_size
 
 class VideoInputError(RuntimeError):
     """A video cannot be used as input (missing, unreadable, or its output would clash with another's)."""
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    fps: float
-    size: tuple[int, int]  # width, height
-    frame_count: int  # as the container states it (0 when unknown)
 
 
 @dataclass(frozen=True)
@@ -84,15 +77,6 @@ class StreamOptions:
     slot_wait_s: float  # how long a stream waits for a slot on a full server
 
 
-def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise VideoInputError(f"cannot open video {path}")
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    fps = capture_fps(capture, default=25.0)  # the output plays at this rate when the container does not say
-    return capture, VideoInfo(fps, size, max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0))
-
-
 def check_frame_size_of(video: Path, info: VideoInfo) -> None:
     """VideoInputError when the server would refuse every frame of ``video`` (a side out of its range)."""
     width, height = info.size
@@ -107,11 +91,10 @@ def plan_jobs(videos: list[Path], output_dir: Path, results_json: bool) -> list[
     """One job per video; every video must be a readable file and every output name distinct."""
     jobs, outputs = [], {}
     for video in videos:
-        if video.is_dir():
-            raise VideoInputError(f"{video} is a folder, not a video file")
-        if not video.is_file():
-            raise VideoInputError(f"no such video: {video}")
-        capture, info = open_video(video)
+        try:
+            capture, info = open_video(video)
+        except VideoSourceError as exc:
+            raise VideoInputError(str(exc)) from None
         capture.release()
         check_frame_size_of(video, info)
         output = output_dir / f"{video.stem}_gazesam.mp4"
@@ -138,20 +121,16 @@ def process_video(job: VideoJob, options: StreamOptions, position: int, stop: th
         if writer.output_size != info.size:
             notice(f"{name}: {info.size[0]}x{info.size[1]} has an odd side and MPEG-4 needs even ones: "
                    f"{job.output.name} is {writer.output_size[0]}x{writer.output_size[1]} (last column/row repeated)")
+        frames = (StreamFrame(captured.image, index / info.fps, last)
+                  for index, captured, last in frames_with_last_flag(reader))
+
+        def use(frame: StreamFrame, outcome: SendOutcome) -> None:
+            writer.put(functools.partial(annotate, frame.image, outcome.result, options.served))
+            if job.results_json:
+                records.append(result_record(len(records), frame.time_s, outcome))
+
         with tqdm(total=total or None, unit="frame", desc=name, position=position, leave=True) as bar:
-            for index, captured, last in frames_with_last_flag(reader):
-                if stop.is_set():
-                    summary.stopped_because = "interrupted"
-                    sender.end_stream(captured.image, index / info.fps)
-                    break
-                outcome = sender.send(captured.image, index / info.fps, last)
-                summary.record(outcome)
-                if outcome.error and summary.errors[outcome.error] == 1:  # each distinct error once
-                    notice(f"{name}: frame {index}: {outcome.error}")
-                writer.put(functools.partial(annotate, captured.image, outcome.result, options.served))
-                if job.results_json:
-                    records.append(result_record(index, index / info.fps, outcome))
-                bar.update(1)
+            send_stream(frames, sender, summary, name, stop, use, bar, stop_reason="interrupted")
         if not stop.is_set() and info.frame_count and summary.frames < total:
             summary.stopped_because = (f"the video ended after {summary.frames} of the {total} frames its "
                                        "container states (truncated or damaged?)")

@@ -32,7 +32,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -50,6 +50,7 @@ from clients.run_summary import RunSummary
 from clients.server_options import (
     ServerNotReady, add_server_arguments, backoff_from, check_server, client_factory,
 )
+from clients.stream_loop import StreamFrame, send_stream
 from clients.stream_sender import SendOutcome, StreamSender
 from clients.video_writer import BackgroundVideoWriter, VideoOutputError
 from gazesam.contracts import MAX_STREAMS
@@ -157,7 +158,7 @@ class CameraStream:
         started = time.perf_counter()
         try:
             with tqdm(unit="frame", desc=label, position=position, leave=True) as bar:
-                self._stream(reader, sender, bar)
+                send_stream(self._frames(reader), sender, self.summary, label, self.stop, self._show_and_record, bar)
         finally:
             sender.close()
             if reader.stop():
@@ -168,24 +169,16 @@ class CameraStream:
         self.summary.wall_s = time.perf_counter() - started
         return self.summary
 
-    def _stream(self, reader: FrameReader, sender: StreamSender, bar: tqdm) -> None:
-        """Send frames until the camera stops, --max-frames or a stop; the stream has ended either way."""
-        first_s, last_image = 0.0, None
+    def _frames(self, reader: FrameReader) -> Iterator[StreamFrame]:
+        """The camera's frames on the stream's clock (seconds since its first), until it stops or --max-frames."""
+        first_s, count = None, 0
         while not self.stop.is_set() and (captured := self._next_frame(reader)) is not None:
-            first_s = captured.captured_s if last_image is None else first_s
-            is_last = self.options.max_frames > 0 and self.summary.frames + 1 == self.options.max_frames
-            outcome = sender.send(captured.image, captured.captured_s - first_s, is_last)
-            self._show_and_record(captured.image, outcome)
-            last_image = captured.image
-            bar.update(1)
-        if last_image is not None:  # no-op when the last frame carried the end flag
-            sender.end_stream(last_image, time.monotonic() - first_s)
+            first_s = captured.captured_s if first_s is None else first_s
+            count += 1
+            yield StreamFrame(captured.image, captured.captured_s - first_s, count == self.options.max_frames)
 
-    def _show_and_record(self, image: np.ndarray, outcome: SendOutcome) -> None:
-        self.summary.record(outcome)
-        if outcome.error and self.summary.errors[outcome.error] == 1:  # each distinct error once
-            notice(f"{self.job.label}: frame {self.summary.frames - 1}: {outcome.error}")
-        shown = annotate(image, outcome.result, self.options.served)
+    def _show_and_record(self, frame: StreamFrame, outcome: SendOutcome) -> None:
+        shown = annotate(frame.image, outcome.result, self.options.served)
         if self.job.record is not None:
             self._writer = self._writer or BackgroundVideoWriter(self.job.record, self._fps, shown.shape[1::-1])
             self._writer.put(lambda: shown)

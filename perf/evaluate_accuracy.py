@@ -247,13 +247,15 @@ def _ray_distance(ray: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def baseline_runner(pipeline: InProcessPipeline) -> Callable[[np.ndarray, int], Outcome]:
     """The nearest-box rule on the offline networks: face, gaze ray and detections from ``pipeline``."""
-    from gazesam import sam
+    from gazesam.steps import frame_detections
 
     def run(frame: np.ndarray, index: int) -> Outcome:
         tensors = pipeline.trace(frame, 0.0, stream_id=index + 1, start=True, end=True)
         if float(tensors["FACE_SCORE"][0]) <= 0:
             return Outcome(None, None, None, None)
-        face, ray, boxes = tensors["FACE_BOX"], tensors["GAZE_RAY"], tensors["DET_BOXES"].reshape(-1, 4)
+        face, ray = tensors["FACE_BOX"], tensors["GAZE_RAY"]
+        boxes = frame_detections(pipeline.settings, tensors["DETECTOR_BOXES"], tensors["DETECTOR_SCORES"],
+                                 tensors["DETECTOR_CLASSES"], frame.shape[:2]).boxes
         boxes = boxes[~contains(boxes, face)]
         if len(boxes) == 0:
             return Outcome(None, None, face, ray)
@@ -261,7 +263,7 @@ def baseline_runner(pipeline: InProcessPipeline) -> Callable[[np.ndarray, int], 
         box = boxes[int(np.argmin(_ray_distance(ray, centres)))]
         prompts = pipeline.model_set.hook("segmentation", "prompts")(box[None], frame.shape[:2])
         decoded = pipeline.run_network("sam_decoder", {**tensors, **prompts})
-        return Outcome(box, sam.upscale_masks(decoded["LOW_RES_MASKS"][:1], frame.shape[:2])[0], face, ray)
+        return Outcome(box, decoded["PROMPT_MASKS"][0], face, ray)
 
     return run
 
@@ -329,15 +331,20 @@ def results_section(scores: list[Score], annotations: list[Annotation], command:
     return "\n".join(lines)
 
 
-def write_results(section: str, path: Path = RESULTS) -> None:
+def write_section(section: str, start: str, end: str, path: Path = RESULTS) -> None:
+    """Replace the part of ``path`` between the markers ``start`` and ``end`` (``section`` holds both), or append it."""
     text = path.read_text() if path.is_file() else ""
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
         text = before + section + after
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)
+
+
+def write_results(section: str, path: Path = RESULTS) -> None:
+    write_section(section, SECTION_START, SECTION_END, path)
 
 
 def main(argv: list[str] | None = None) -> int:

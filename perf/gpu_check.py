@@ -244,7 +244,8 @@ def run_profile(name: str, args: argparse.Namespace, machine: Machine, chosen, s
                 return failed(name, problem)
         base = "onnx" if name == "onnx-trt" else name
         torch_device = args.torch_device or ("cpu" if args.cpu else "cuda")
-        profile = make_profile(base, engines, name == "onnx-trt", WORK_DIR / "ort_trt_cache", torch_device)
+        profile = make_profile(base, engines, name == "onnx-trt", ort_trt_cache=WORK_DIR / "ort_trt_cache",
+                               torch_device=torch_device)
         repository = WORK_DIR / f"repo_{name}"
         write_repository(repository, Path(args.models_dir), chosen, args.standin_size, profile)
         server = profile_server(name, repository, machine)

@@ -50,13 +50,16 @@ def test_every_network_after_the_face_detector_is_gated():
 
 
 def test_a_closed_gate_gives_zeros_of_the_contract_shapes_and_an_open_one_runs(repository):
-    from gazesam.contracts import DEPTH
+    from gazesam.contracts import DEPTH_SERVED
 
-    depth = OnnxNetwork(network_file(repository, "depth_estimator"), DEPTH)
-    x = np.random.default_rng(0).standard_normal(DEPTH.inputs[0].shape).astype(np.float32)
-    closed = depth.gated(np.array([0], np.int32), input=x)["output"]
-    assert closed.shape == DEPTH.outputs[0].shape and not closed.any()
-    np.testing.assert_array_equal(depth.gated(np.array([3], np.int32), input=x)["output"], depth(input=x)["output"])
+    depth = OnnxNetwork(network_file(repository, "depth_estimator"), DEPTH_SERVED)
+    frame = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    feeds = {"frame": frame, "frame_hw": np.array(frame.shape[:2], np.int32)}
+    closed = depth.gated(np.array([0], np.int32), **feeds)["nearness"]
+    assert closed.shape == DEPTH_SERVED.outputs[0].shape and not closed.any()
+    opened = depth.gated(np.array([3], np.int32), **feeds)["nearness"]
+    np.testing.assert_array_equal(opened, depth(**feeds)["nearness"])
+    assert opened.max() == 255.0  # a nearness map scaled onto 0..255
 
 
 def frames_with_and_without_a_face() -> list[np.ndarray]:

@@ -5,6 +5,7 @@ import pytest
 
 from gazesam.contracts import DEPTH, FASTDEPTH
 from gazesam.depth import (
+    NearMap,
     face_depth,
     fastdepth_nearness,
     near_fraction,
@@ -135,3 +136,19 @@ def test_near_fraction_matches_brute_force():
 
 def test_near_fraction_no_boxes():
     assert near_fraction(_near(), np.zeros((0, 4), np.float32)).shape == (0,)
+
+
+@pytest.mark.parametrize("map_hw, frame_hw", [((224, 224), (720, 1280)), ((518, 518), (853, 1280)),
+                                              ((224, 224), (32, 3840)), ((224, 224), (100, 150))])
+def test_near_map_counts_and_regions_equal_the_frame_sized_mask(map_hw, frame_hw):
+    """NearMap gives what near_mask + near_fraction give, without building the frame-sized mask."""
+    rng = np.random.default_rng(sum(frame_hw))
+    depth = (rng.random(map_hw) * 255).astype(np.float32)
+    full, near = near_mask(depth, 120.0, frame_hw), NearMap.of(depth, 120.0, frame_hw)
+    height, width = frame_hw
+    boxes = np.sort(rng.random((20, 2, 2)) * [width, height], axis=1).reshape(-1, 4).astype(np.float32)
+    boxes[0], boxes[1] = [-50, -50, width + 50, height + 50], [width + 1, 0, width + 5, 5]  # all of it; none of it
+    np.testing.assert_array_equal(near.fraction(boxes), near_fraction(full, boxes))
+    for x1, y1, x2, y2 in boxes[2:8].astype(int):
+        np.testing.assert_array_equal(near[y1 : y2 + 1, x1 : x2 + 1], full[y1 : y2 + 1, x1 : x2 + 1])
+    assert near.shape == frame_hw and NearMap.of_mask(full).fraction(boxes).tolist() == near.fraction(boxes).tolist()

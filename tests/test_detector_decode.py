@@ -1,27 +1,51 @@
-"""Object detectors: YOLOX grid decode and YOLO-NAS output parsing (bug §6.2.7), colour order, Detections."""
+"""Object detectors: YOLOX grid decode (in the served graph) and its NMS (the family hook), YOLO-NAS rows
+(marked in the graph by ``num``, mapped back by the hook; bug §6.2.7), colour order, Detections."""
 
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from conftest import shared_path
 
-from gazesam.contracts import YOLO_NAS_ORT, YOLO_NAS_TRT, YOLOX
+from build_engines.output_graphs import counted_rows, grid_decode
+from gazesam.contracts import YOLO_NAS_ORT, YOLO_NAS_SERVED, YOLO_NAS_TRT, YOLOX, YOLOX_SERVED
 from gazesam.detector import (
+    YOLOX_INPUT,
     Detections,
-    decode_yolox,
     filter_classes,
-    parse_yolo_nas,
     preprocess_yolo_nas,
     preprocess_yolox,
+    yolo_nas_detections,
     yolo_nas_resize,
+    yolox_detections,
     yolox_resize,
 )
+from gazesam.onnx_network import OnnxNetwork
 from gazesam.settings import coco_class_names, load_settings
+from onnx_parts import run_nodes
 
+REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"  # the offline set: the real YOLOX
 ROWS = YOLOX.output("output").shape[1]  # 3549 = 52*52 + 26*26 + 13*13
 CHAIR, CUP = 56, 41
+
+
+def decode_yolox(output: np.ndarray, frame_hw, score_threshold: float, nms_iou: float) -> Detections:
+    """The served graph's grid decode of a raw YOLOX output, then the family's detections hook."""
+    names = [s.name for s in YOLOX_SERVED.outputs]
+    candidates = run_nodes(lambda g: grid_decode(g, "output", YOLOX_INPUT.rule.input_hw, YOLOX_SERVED.outputs),
+                           {"output": output}, names)
+    return yolox_detections(*(candidates[n] for n in names), frame_hw, score_threshold, nms_iou)
+
+
+def parse_yolo_nas(num, boxes, scores, classes, frame_hw) -> Detections:
+    """The served graph's row marking of YOLO-NAS's NMS outputs, then the family's detections hook."""
+    names = [s.name for s in YOLO_NAS_SERVED.outputs]
+    feeds = {"num": np.asarray(num), "boxes": np.asarray(boxes, np.float32), "scores": np.asarray(scores, np.float32),
+             "classes": np.asarray(classes)}
+    rows = run_nodes(lambda g: counted_rows(g, "num", "boxes", "scores", "classes", YOLO_NAS_SERVED.outputs), feeds, names)
+    return yolo_nas_detections(*(rows[n] for n in names), frame_hw, 0.25, 0.45)
 
 
 def _blue(hw=(480, 640)) -> np.ndarray:
@@ -121,12 +145,13 @@ def test_decode_yolox_nothing_found():
     ],
 )
 def test_real_yolox_on_a_real_photo(photo, expected):
-    ort = pytest.importorskip("onnxruntime")
-    session = ort.InferenceSession(str(shared_path("models", "yolox_nano.onnx")), providers=["CPUExecutionProvider"])
+    """The served YOLOX (letterbox and grid decode in its graph) and the hook find what the photo shows."""
+    network = OnnxNetwork(REPOSITORY / "object_detector" / "1" / "model.onnx", YOLOX_SERVED)
     frame = cv2.imread(str(shared_path("media", "images", photo)))
-    (output,) = session.run(None, {YOLOX.input("images").name: preprocess_yolox(frame)})
+    out = network(frame=frame, frame_hw=np.array(frame.shape[:2], np.int32))
     s = load_settings().detector
-    dets = decode_yolox(output, frame.shape[:2], s.score_threshold, s.nms_iou)
+    dets = yolox_detections(out["boxes_xyxy"], out["box_scores"], out["box_classes"], frame.shape[:2],
+                            s.score_threshold, s.nms_iou)
     names = [coco_class_names()[c] for c in dets.classes]
     assert expected <= set(names), names
     assert (np.diff(dets.scores) <= 0).all()

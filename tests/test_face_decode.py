@@ -1,15 +1,23 @@
-"""Face detector: pre-processing, grid decode on synthetic outputs, and the real network on real photos."""
+"""Face detector: pre-processing, grid decode (the served graph's) and NMS (``decode_faces``) on synthetic
+outputs, and the real served network on real photos."""
 
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from conftest import SHARED_DIR, shared_path
 
-from gazesam.contracts import FACE, spatial_size
-from gazesam.face import decode_faces, face_resize, preprocess_face
+from build_engines.output_graphs import grid_decode
+from gazesam import face
+from gazesam.contracts import FACE, FACE_SERVED, spatial_size
+from gazesam.face import face_resize, preprocess_face
+from gazesam.onnx_network import OnnxNetwork
 from gazesam.settings import load_settings
+from onnx_parts import run_nodes
+
+REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
 
 FACE_HW = spatial_size(FACE.input("full_image"))  # (160, 128)
 ANCHORS = FACE.output("bbox_det").shape[1]  # 420 = 20*16 + 10*8 + 5*4
@@ -24,6 +32,13 @@ def _anchor_index(stride: int, gx: int, gy: int) -> int:
             return index + gy * cols + gx
         index += (FACE_HW[0] // s) * cols
     raise ValueError(stride)
+
+
+def decode_faces(raw: np.ndarray, frame_hw, score_threshold: float, nms_iou: float) -> np.ndarray:
+    """The served graph's grid decode of a raw [1, 420, 6] output, then ``face.decode_faces``."""
+    names = [s.name for s in FACE_SERVED.outputs]
+    out = run_nodes(lambda g: grid_decode(g, "bbox_det", FACE_HW, FACE_SERVED.outputs), {"bbox_det": raw}, names)
+    return face.decode_faces(*(out[n] for n in names), frame_hw, score_threshold, nms_iou)
 
 
 def _raw_with(*anchors):
@@ -92,17 +107,15 @@ def _photos() -> list[str]:
 
 @pytest.fixture(scope="module")
 def face_session():
-    ort = pytest.importorskip("onnxruntime")
-    model = shared_path("models", "face_detection.onnx")
-    return ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    """The served face detector (letterbox and grid decode in its graph)."""
+    return OnnxNetwork(REPOSITORY / "face_detector" / "1" / "model.onnx", FACE_SERVED)
 
 
-def _detect(session, frame: np.ndarray) -> np.ndarray:
+def _detect(network, frame: np.ndarray) -> np.ndarray:
     settings = load_settings().face
-    tensor = preprocess_face(frame)
-    (bbox_det,) = session.run(None, {FACE.input("full_image").name: tensor})
-    assert bbox_det.shape == FACE.output("bbox_det").shape
-    return decode_faces(bbox_det, frame.shape[:2], settings.score_threshold, settings.nms_iou)
+    out = network(frame=frame, frame_hw=np.array(frame.shape[:2], np.int32))
+    return face.decode_faces(out["boxes_xyxy"], out["box_scores"], frame.shape[:2], settings.score_threshold,
+                             settings.nms_iou)
 
 
 @pytest.mark.parametrize("photo", _photos())

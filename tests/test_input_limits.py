@@ -8,18 +8,20 @@ import pytest
 from gazesam.contracts import (
     DEPTH,
     ENSEMBLE_INPUTS,
+    FRAME_IMAGE,
     JPEG_ENSEMBLE_INPUTS,
     MAX_FRAME_SIDE,
     MAX_JPEG_BYTES,
     MAX_PROMPTS,
+    PROMPT_MASKS,
     SAM_DECODER,
-    SAM_ENCODER,
 )
 from gazesam.input_limits import (
     ENCODED_FRAME_LIMITS,
     FRAME_LIMITS,
     MAX_FRAME_BYTES,
     NETWORK_TENSOR_LIMITS,
+    PROMPT_MASK_LIMITS,
     STEP_TENSOR_LIMITS,
     InputLimitError,
     InputLimits,
@@ -40,12 +42,13 @@ def step_input(step: str, name: str):
 
 def test_each_tensor_gets_the_limits_of_its_kind():
     assert limits_for(FRAME) == FRAME_LIMITS
-    assert limits_for(step_input("face_preprocess", "VALID_FRAME")) == FRAME_LIMITS  # the checked frame
+    assert limits_for(FRAME_IMAGE) == FRAME_LIMITS  # what a served frame network takes
     assert limits_for(JPEG_ENSEMBLE_INPUTS[0]) == ENCODED_FRAME_LIMITS
     assert limits_for(BOXES) == NETWORK_TENSOR_LIMITS
-    assert limits_for(step_input("mask_select", "LOW_RES_MASKS")) == NETWORK_TENSOR_LIMITS  # a decoder output
+    assert limits_for(step_input("mask_select", "PROMPT_MASKS")) == PROMPT_MASK_LIMITS  # the decoder's masks
+    assert limits_for(PROMPT_MASKS) == PROMPT_MASK_LIMITS
     assert limits_for(step_input("mask_select", "MASK_IOU")) == NETWORK_TENSOR_LIMITS
-    assert limits_for(step_input("gaze_fusion", "DET_BOXES")) == STEP_TENSOR_LIMITS
+    assert limits_for(step_input("mask_select", "PROMPT_BOXES")) == STEP_TENSOR_LIMITS
 
 
 def test_the_largest_documented_frame_is_accepted():
@@ -84,7 +87,7 @@ def test_encoded_frames_are_bounded_by_the_jpeg_byte_limit():
 
 
 def test_step_tensors_are_bounded_per_axis_and_in_bytes():
-    det_boxes = step_input("gaze_fusion", "DET_BOXES")  # float32 (-1, 4)
+    det_boxes = step_input("mask_select", "PROMPT_BOXES")  # float32 (-1, 4)
     check_input_shape(det_boxes, (MAX_FRAME_SIDE, 4))
     with pytest.raises(InputLimitError, match=f"axis 0 exceeds the limit {MAX_FRAME_SIDE}"):
         check_input_shape(det_boxes, (MAX_FRAME_SIDE + 1, 4))
@@ -97,11 +100,13 @@ def test_network_tensors_are_capped_at_the_prompt_budget():
     # a million boxes is 16 MB in, but the decoder would answer with a million 256x256 float masks (262 GB)
     with pytest.raises(InputLimitError, match=f"axis 0 exceeds the limit {MAX_PROMPTS}"):
         check_input_shape(BOXES, (1_000_000, 1, 4))
-    with pytest.raises(InputLimitError, match="axis 0 exceeds"):
-        check_input_shape(SAM_ENCODER.input("input_image"), (MAX_PROMPTS + 1, 3, 512, 512))
-    # mask_select would upscale each of these masks to the frame size
-    with pytest.raises(InputLimitError, match="axis 0 exceeds"):
-        check_input_shape(step_input("mask_select", "LOW_RES_MASKS"), (MAX_PROMPTS + 1, 1, 256, 256))
+    # the decoder's frame-sized masks: every prompt's mask of the largest frame, no more
+    masks = step_input("mask_select", "PROMPT_MASKS")
+    check_input_shape(masks, (MAX_PROMPTS, MAX_FRAME_SIDE, MAX_FRAME_SIDE))
+    with pytest.raises(InputLimitError, match="over the limit"):
+        check_input_shape(masks, (MAX_PROMPTS + 1, MAX_FRAME_SIDE, MAX_FRAME_SIDE))
+    with pytest.raises(InputLimitError, match=f"axis 1 exceeds the limit {MAX_FRAME_SIDE}"):
+        check_input_shape(masks, (1, MAX_FRAME_SIDE + 1, 4))
 
 
 def test_static_network_inputs_must_match_exactly():

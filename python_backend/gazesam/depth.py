@@ -2,19 +2,24 @@
 
 The pipeline's convention is *nearness*: a larger value means nearer. Depth-Anything predicts relative
 inverse depth (disparity), which already is; FastDepth predicts metres (larger = farther), converted by
-:func:`fastdepth_nearness`.
+:func:`fastdepth_nearness`. The served depth graphs do the pre-processing (:data:`DEPTH_ANYTHING_INPUT`,
+:data:`FASTDEPTH_INPUT`) and the nearness and :func:`normalize_depth` themselves, answering the 0..255 map
+``NEARNESS``; the ``preprocess_*``/nearness functions here are the references they are checked against.
+The near-the-viewer tests run in the fusion and selection steps.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from .boxes import box_pixel_bounds
 from .contracts import DEPTH, FASTDEPTH, spatial_size
-from .geometry import FrameResize
+from .frame_input import FrameInput
+from .geometry import FrameResize, ResizeRule
 
 DEPTH_ANYTHING_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 """ImageNet statistics Depth-Anything was trained with, RGB order, on 0..1 pixels."""
@@ -22,6 +27,13 @@ DEPTH_ANYTHING_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 DEPTH_SCALE = 255.0
 """:func:`normalize_depth` maps each frame's depth range onto 0..DEPTH_SCALE."""
+
+DEPTH_ANYTHING_INPUT = FrameInput(ResizeRule("stretch", spatial_size(DEPTH.input("input"))), "cubic", "rgb",
+                                  divisor=255.0, mean=tuple(DEPTH_ANYTHING_MEAN.tolist()),
+                                  std=tuple(DEPTH_ANYTHING_STD.tolist()))
+"""Stretched to 518x518 (INTER_CUBIC), RGB, ImageNet-normalised (upstream fed BGR 0..1 without mean/std, bug §6.2.10)."""
+FASTDEPTH_INPUT = FrameInput(ResizeRule("stretch", FASTDEPTH.input("image").shape[1:3]), "area", "rgb", divisor=255.0)
+"""The whole frame squeezed into 224x224 (INTER_AREA: a camera frame always shrinks here), RGB 0..1, NHWC."""
 
 
 def preprocess_depth_anything(frame: np.ndarray) -> np.ndarray:
@@ -107,22 +119,74 @@ def near_mask(depth: np.ndarray, threshold: float, frame_hw: tuple[int, int]) ->
     Thresholded on the (h, w) depth map, then resized to the frame with nearest neighbour.
     """
     near = (depth >= threshold).astype(np.uint8)
-    return FrameResize.stretch(frame_hw, depth.shape).to_frame_map(near, cv2.INTER_NEAREST).astype(bool)
+    return FrameResize.stretch(frame_hw, depth.shape).to_frame_map(near, cv2.INTER_NEAREST).view(bool)  # 0/1: no copy
 
 
 def near_fraction(near: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """float32 (N,): the share of near pixels inside each (N, 4) inclusive box, clipped to the frame.
 
     A box that misses the frame gets 0. Slices never wrap around (upstream bug §6.2.6). One integral
-    image makes the cost O(H*W + N).
+    image (OpenCV's, int32, zero first row and column) makes the cost O(H*W + N).
     """
     bounds = box_pixel_bounds(boxes, near.shape)
     if bounds.shape[0] == 0:
         return np.zeros(0, np.float32)
-    integral = np.pad(np.asarray(near, dtype=bool).cumsum(0, dtype=np.int64).cumsum(1), ((1, 0), (1, 0)))
+    integral = cv2.integral(np.ascontiguousarray(near, dtype=bool).view(np.uint8))
     c1, r1, c2, r2 = bounds.T
     valid = (c2 >= c1) & (r2 >= r1)
     c1, r1, c2, r2 = (np.where(valid, v, 0) for v in (c1, r1, c2, r2))  # empty boxes: any valid index
     count = integral[r2 + 1, c2 + 1] - integral[r1, c2 + 1] - integral[r2 + 1, c1] + integral[r1, c1]
     area = (c2 - c1 + 1) * (r2 - r1 + 1)
     return np.where(valid, count / area, 0.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class NearMap:
+    """Which frame pixels are near, without the frame-sized mask: the thresholded (h, w) map and cv2's
+    nearest-neighbour maps from frame rows and columns to its cells.
+
+    ``near[r1:r2, c1:c2]`` and :meth:`fraction` give exactly what :func:`near_mask` (frame-sized) and
+    :func:`near_fraction` on it give, at the cost of the box, not of the frame.
+    """
+
+    cells: np.ndarray  # bool (h, w): the depth map's near cells
+    rows: np.ndarray  # int (H,): frame row -> cell row
+    cols: np.ndarray  # int (W,): frame column -> cell column
+
+    @classmethod
+    def of(cls, depth: np.ndarray, threshold: float, frame_hw: tuple[int, int]) -> NearMap:
+        """Cells ``depth >= threshold`` of the (h, w) map, spread over a ``frame_hw`` frame as cv2 INTER_NEAREST does."""
+        cells = np.asarray(depth) >= threshold
+        h, w = cells.shape
+        height, width = frame_hw
+        # cv2's own index maps: a column of row numbers (a row of column numbers) resized like the map
+        rows = cv2.resize(np.arange(h, dtype=np.float32).reshape(h, 1), (1, height), interpolation=cv2.INTER_NEAREST)
+        cols = cv2.resize(np.arange(w, dtype=np.float32).reshape(1, w), (width, 1), interpolation=cv2.INTER_NEAREST)
+        return cls(cells, rows.reshape(-1).astype(np.intp), cols.reshape(-1).astype(np.intp))
+
+    @classmethod
+    def of_mask(cls, near: np.ndarray) -> NearMap:
+        """A frame-sized bool mask as a NearMap (one cell per pixel)."""
+        near = np.asarray(near, bool)
+        return cls(near, np.arange(near.shape[0]), np.arange(near.shape[1]))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.rows), len(self.cols)
+
+    def __getitem__(self, region: tuple[slice, slice]) -> np.ndarray:
+        """bool: the near pixels of a frame region ``[rows, cols]`` (slices)."""
+        rows, cols = region
+        return self.cells[np.ix_(self.rows[rows], self.cols[cols])]
+
+    def fraction(self, boxes: np.ndarray) -> np.ndarray:
+        """float32 (N,): the share of near pixels inside each (N, 4) inclusive box (:func:`near_fraction`).
+
+        Counted on the frame-sized mask (made once here with cv2, the same maps): an integral image costs
+        O(H*W) in OpenCV's code, where a product with the map would start numpy's BLAS threads, which spin
+        on every core.
+        """
+        height, width = self.shape
+        cells = self.cells.view(np.uint8) if self.cells.dtype == bool else self.cells.astype(np.uint8)
+        frame = cv2.resize(np.ascontiguousarray(cells), (width, height), interpolation=cv2.INTER_NEAREST)
+        return near_fraction(frame.view(bool), boxes)

@@ -1,6 +1,14 @@
 """Object detection: YOLOX (raw grid output) and YOLO-NAS (NMS in the graph) pre- and post-processing.
 
-Also home of the YOLOX-style grid decode, which the face detector (a YOLOX-style network) shares.
+Both families' served graphs begin with their letterbox (:data:`YOLOX_INPUT`, :data:`YOLO_NAS_INPUT`) and end
+with the same candidate tensors: boxes [1, K, 4] in input pixels, scores [1, K], classes int32 [1, K]
+(YOLOX: every anchor, grid-decoded in the graph; YOLO-NAS: its NMS rows, the unused ones scored -1).
+The family's ``detections`` hook (:func:`yolox_detections`, :func:`yolo_nas_detections`) keeps what is not
+tensor math: the score threshold and NMS, and the way back to the frame through :class:`FrameResize`.
+
+Also home of the YOLOX-style grid (:func:`grid_anchors`), which the face detector (a YOLOX-style network)
+shares; :func:`decode_grid_boxes` and the ``preprocess_*`` functions are the numpy/cv2 references the
+graphs are checked against (tests, ``perf/compare_inputs.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +20,8 @@ import numpy as np
 
 from .boxes import batched_nms, clip_boxes
 from .contracts import YOLO_NAS_ORT, YOLOX, spatial_size
-from .geometry import FrameResize
+from .frame_input import FrameInput
+from .geometry import FrameResize, ResizeRule
 
 YOLOX_STRIDES = (8, 16, 32)
 LETTERBOX_PAD = 114
@@ -20,6 +29,14 @@ LETTERBOX_PAD = 114
 
 YOLO_NAS_RESCALE_MARGIN = 4
 """super-gradients' COCO processing rescales the longest side to ``input - 4`` (636 for 640)."""
+
+YOLOX_INPUT = FrameInput(ResizeRule("letterbox_top_left", spatial_size(YOLOX.input("images"))), "linear", "bgr",
+                         pad=LETTERBOX_PAD)
+"""YOLOX's official demo: top-left letterbox onto 416x416, pad 114, BGR 0..255, INTER_LINEAR."""
+_YOLO_NAS_HW = spatial_size(YOLO_NAS_ORT.input("input"))
+YOLO_NAS_INPUT = FrameInput(ResizeRule("longest_side", _YOLO_NAS_HW, min(_YOLO_NAS_HW) - YOLO_NAS_RESCALE_MARGIN, True),
+                            "linear", "rgb", pad=LETTERBOX_PAD)
+"""super-gradients' COCO processing: longest side to 636, centred on 640x640, pad 114, uint8 RGB (scaled in the network)."""
 
 
 
@@ -96,7 +113,7 @@ def decode_grid_boxes(raw: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
 
 def yolox_resize(frame_hw: tuple[int, int]) -> FrameResize:
     """YOLOX's official demo letterbox of a ``frame_hw`` frame: top-left onto 416x416."""
-    return FrameResize.letterbox_top_left(frame_hw, spatial_size(YOLOX.input("images")))
+    return YOLOX_INPUT.rule.of(frame_hw)
 
 
 def preprocess_yolox(frame: np.ndarray) -> np.ndarray:
@@ -104,28 +121,27 @@ def preprocess_yolox(frame: np.ndarray) -> np.ndarray:
     return nchw_float(yolox_resize(frame.shape[:2]).apply_image(frame, LETTERBOX_PAD))
 
 
-def decode_yolox(
-    output: np.ndarray,
+def yolox_detections(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    classes: np.ndarray,
     frame_hw: tuple[int, int],
     score_threshold: float,
     nms_iou: float,
 ) -> Detections:
-    """Raw YOLOX output float32 [1, A, 5 + classes] -> clipped detections sorted by descending score.
+    """The served YOLOX's candidates (every anchor) -> clipped detections sorted by descending score.
 
-    Per anchor: class = argmax of the class scores, score = objectness * that class's score; keep
-    ``score > score_threshold``, then class-aware NMS (IoU ``> nms_iou`` suppressed).
+    ``boxes`` [1, A, 4] input pixels, ``scores`` [1, A] (objectness x best class score), ``classes`` [1, A]
+    (the best class). Keeps ``score > score_threshold``, then class-aware NMS (IoU ``> nms_iou`` suppressed).
     """
-    raw = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
-    class_scores = raw[:, 5:]
-    classes = class_scores.argmax(axis=1)
-    scores = raw[:, 4] * class_scores[np.arange(len(raw)), classes]
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    classes = np.asarray(classes).reshape(-1)
     candidates = np.flatnonzero(scores > score_threshold)
     if candidates.size == 0:
         return Detections.empty()
-    resize = yolox_resize(frame_hw)
-    boxes = resize.boxes_to_frame(decode_grid_boxes(raw[:, :4], resize.input_hw)[candidates])
-    keep = batched_nms(boxes, scores[candidates], classes[candidates], nms_iou)
-    return Detections(clip_boxes(boxes[keep], frame_hw), scores[candidates][keep], classes[candidates][keep])
+    frame_boxes = yolox_resize(frame_hw).boxes_to_frame(np.asarray(boxes, np.float32).reshape(-1, 4)[candidates])
+    keep = batched_nms(frame_boxes, scores[candidates], classes[candidates], nms_iou)
+    return Detections(clip_boxes(frame_boxes[keep], frame_hw), scores[candidates][keep], classes[candidates][keep])
 
 
 # --- YOLO-NAS ------------------------------------------------------------------------------------
@@ -133,8 +149,7 @@ def decode_yolox(
 
 def yolo_nas_resize(frame_hw: tuple[int, int]) -> FrameResize:
     """super-gradients' COCO processing: longest side to 636, centred on the 640x640 canvas."""
-    input_hw = spatial_size(YOLO_NAS_ORT.input("input"))
-    return FrameResize.longest_side(frame_hw, min(input_hw) - YOLO_NAS_RESCALE_MARGIN, input_hw, centred=True)
+    return YOLO_NAS_INPUT.rule.of(frame_hw)
 
 
 def preprocess_yolo_nas(frame: np.ndarray) -> np.ndarray:
@@ -147,27 +162,28 @@ def preprocess_yolo_nas(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None])
 
 
-def parse_yolo_nas(
-    num: np.ndarray,
+def yolo_nas_detections(
     boxes: np.ndarray,
     scores: np.ndarray,
     classes: np.ndarray,
     frame_hw: tuple[int, int],
+    score_threshold: float,
+    nms_iou: float,
 ) -> Detections:
-    """YOLO-NAS batch-format NMS outputs -> clipped detections in frame pixels, by descending score.
+    """The served YOLO-NAS's NMS rows -> clipped detections in frame pixels, by descending score.
 
-    num (1, 1) int32/int64: valid rows; boxes (1, K, 4) float32 xyxy in network pixels;
-    scores (1, K) float32; classes (1, K) int32/int64. Works for the ONNX Runtime export (int64,
-    padded with -1) and the TensorRT EfficientNMS export (int32, padded with 0): only the first
-    ``num`` rows are read. Boxes are mapped back to the ``frame_hw`` frame (:func:`yolo_nas_resize`),
+    boxes (1, K, 4) float32 xyxy in network pixels; scores (1, K) float32, -1 on the rows beyond the
+    export's ``num`` (its graph marks them); classes (1, K) int32. Both exports (ONNX Runtime, TensorRT
+    EfficientNMS) apply their own score threshold and NMS in the graph, so ``score_threshold`` and
+    ``nms_iou`` are not used. Boxes are mapped back to the ``frame_hw`` frame (:func:`yolo_nas_resize`),
     clipped, and dropped when they end up degenerate (zero width or height, e.g. entirely outside the frame).
     """
-    count = int(np.clip(np.asarray(num).reshape(-1)[0], 0, np.asarray(scores).reshape(-1).size))
-    xyxy = yolo_nas_resize(frame_hw).boxes_to_frame(np.asarray(boxes, dtype=np.float32).reshape(-1, 4)[:count])
+    rows = np.flatnonzero(np.asarray(scores, np.float32).reshape(-1) >= 0)
+    xyxy = yolo_nas_resize(frame_hw).boxes_to_frame(np.asarray(boxes, dtype=np.float32).reshape(-1, 4)[rows])
     dets = Detections(
         clip_boxes(xyxy, frame_hw),
-        np.asarray(scores).reshape(-1)[:count],
-        np.asarray(classes).reshape(-1)[:count],
+        np.asarray(scores).reshape(-1)[rows],
+        np.asarray(classes).reshape(-1)[rows],
     )
     b = dets.boxes
     finite = np.isfinite(xyxy).all(axis=1)

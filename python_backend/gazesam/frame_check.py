@@ -36,3 +36,10 @@ def check_frame_time(frame_time: np.ndarray) -> None:
             "FRAME_TIME must be one finite float64: the frame's time in seconds on its stream's own clock "
             f"(video position or capture time); got {frame_time.dtype} {list(frame_time.shape)} {frame_time[:4]}"
         )
+
+
+def frame_hw_of(frame_hw: np.ndarray) -> tuple[int, int]:
+    """FRAME_HW as (height, width), checked: a step sizes masks from it, so a direct call cannot exhaust memory."""
+    height, width = int(frame_hw[0]), int(frame_hw[1])
+    check_frame_size(height, width)
+    return height, width

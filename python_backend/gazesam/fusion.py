@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .boxes import as_boxes, box_pixel_bounds, contains
-from .depth import near_fraction
+from .depth import NearMap
 from .detector import Detections
 from .settings import FusionSettings
 
@@ -81,7 +81,7 @@ def select_mask(
     masks: np.ndarray,
     iou: np.ndarray,
     boxes: np.ndarray,
-    near: np.ndarray,
+    near: NearMap,
     face_center: tuple[float, float],
     sam_iou_threshold: float,
     mask_near_ratio: float,
@@ -90,8 +90,7 @@ def select_mask(
 
     A mask is skipped when it covers the face centre (clamped into the frame) or its predicted IoU
     (``iou``, (N,) or (N, 1)) is below ``sam_iou_threshold``. Inside its clipped, inclusive box it is
-    accepted when it has pixels and at least ``mask_near_ratio`` of them are near (``near`` bool
-    (H, W)). Score = near mask pixels / box pixels; the highest positive score wins, ties keep the first.
+    accepted when it has pixels and at least ``mask_near_ratio`` of them are near (``near``, read per box). Score = near mask pixels / box pixels; the highest positive score wins, ties keep the first.
     """
     n, height, width = masks.shape
     cx, cy = (
@@ -160,20 +159,20 @@ def near_the_ray(dets: Detections, ray: np.ndarray, cone_deg: float) -> Detectio
 
 
 def prompts_for(
-    settings: FusionSettings, dets: Detections, face_box: np.ndarray, ray: np.ndarray, near: np.ndarray,
+    settings: FusionSettings, dets: Detections, face_box: np.ndarray, ray: np.ndarray, near: NearMap,
     max_prompts: int,
 ) -> Detections:
-    """The box prompts of one frame under ``settings.rules`` (bool (H, W) ``near``: about as near as the face)."""
+    """The box prompts of one frame under ``settings.rules`` (``near``: the pixels about as near as the face)."""
     dets = drop_boxes_containing(dets, face_box)
     if settings.rules == "project":
         dets = near_the_ray(dets, ray, settings.cone_deg)
     else:
         dets = filter_by_gaze(dets, ray)
-    return choose_prompts(dets, near_fraction(near, dets.boxes), settings.box_near_ratio, max_prompts)
+    return choose_prompts(dets, near.fraction(dets.boxes), settings.box_near_ratio, max_prompts)
 
 
 def select_target(
-    settings: FusionSettings, masks: np.ndarray, iou: np.ndarray, boxes: np.ndarray, near: np.ndarray,
+    settings: FusionSettings, masks: np.ndarray, iou: np.ndarray, boxes: np.ndarray, near: NearMap,
     ray: np.ndarray,
 ) -> int | None:
     """Index of the target among the prompts' bool (N, H, W) ``masks``, or None: both rule sets use

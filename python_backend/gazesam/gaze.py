@@ -1,4 +1,8 @@
-"""Gaze estimation with L2CS-Net: face crop, pre-processing, and the gaze ray in the image."""
+"""Gaze estimation with L2CS-Net: face crop, pre-processing, and the gaze ray in the image.
+
+The served L2CS graph crops the face box and letterboxes it itself (:data:`L2CS_INPUT`);
+:func:`crop_face` and :func:`preprocess_gaze` are the cv2 reference it is checked against.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,16 @@ import cv2
 import numpy as np
 
 from .contracts import GAZE, spatial_size
-from .geometry import FrameResize
+from .frame_input import FrameInput
+from .geometry import FrameResize, ResizeRule
 
 L2CS_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 """ImageNet statistics L2CS-Net was trained with, RGB order, on 0..1 pixels."""
 L2CS_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+L2CS_INPUT = FrameInput(ResizeRule("letterbox_centred", spatial_size(GAZE.input("input"))), "area_or_cubic", "rgb",
+                        pad=0.0, divisor=255.0, mean=tuple(L2CS_MEAN.tolist()), std=tuple(L2CS_STD.tolist()))
+"""The face crop (:func:`crop_face`) letterboxed onto 448x448 (centred, black; upstream: INTER_AREA down,
+INTER_CUBIC up), RGB, ImageNet-normalised (upstream applied the RGB statistics to BGR, bug §6.2.10)."""
 
 
 def crop_face(frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:

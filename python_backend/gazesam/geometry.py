@@ -7,6 +7,9 @@ stretch, longest side), reproduced exactly as each family was trained and export
 
 Images are H x W x C (OpenCV layout); sizes are ``(height, width)``; points and boxes are ``x, y``
 (boxes ``x1, y1, x2, y2``). A frame point ``(x, y)`` sits at ``(x * sx + left, y * sy + top)`` on the canvas.
+
+A :class:`ResizeRule` names one constructor and its arguments: the served networks' graphs implement the
+same rule in ONNX operators (``build_engines.input_graphs``), checked against :meth:`ResizeRule.of`.
 """
 
 from __future__ import annotations
@@ -79,6 +82,12 @@ class FrameResize:
         return cls(tuple(frame_hw), tuple(input_hw), tuple(input_hw), (0, 0),
                    (input_hw[1] / frame_hw[1], input_hw[0] / frame_hw[0]))
 
+    @property
+    def canvas_pads(self) -> tuple[int, int, int, int]:
+        """Canvas rows/columns around the content: ``(top, left, bottom, right)``."""
+        left, top = self.offset_xy
+        return (top, left, self.input_hw[0] - top - self.content_hw[0], self.input_hw[1] - left - self.content_hw[1])
+
     # --- images ---------------------------------------------------------------------------------
 
     def resize_content(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
@@ -132,3 +141,32 @@ class FrameResize:
         """(N, 2) frame points -> float32 (N, 2) canvas points (continuous: pixel centres are not shifted)."""
         scale, offset = self._affine()
         return np.asarray(points, np.float32).reshape(-1, 2) * scale + offset
+
+
+RULES = ("letterbox_top_left", "letterbox_centred", "longest_side", "stretch")
+
+
+@dataclass(frozen=True)
+class ResizeRule:
+    """One family's :class:`FrameResize` constructor with its fixed arguments (all but the frame size).
+
+    ``kind`` is a constructor name (:data:`RULES`); ``side`` and ``centred`` only apply to ``longest_side``
+    (``input_hw`` is then its canvas).
+    """
+
+    kind: str
+    input_hw: Size
+    side: int | None = None
+    centred: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in RULES:
+            raise ValueError(f"unknown resize rule {self.kind!r}; choose one of {', '.join(RULES)}")
+        if (self.kind == "longest_side") != (self.side is not None):
+            raise ValueError("a longest_side rule needs its side, and only it takes one")
+
+    def of(self, frame_hw: Size) -> FrameResize:
+        """The :class:`FrameResize` of a ``frame_hw`` frame under this rule."""
+        if self.kind == "longest_side":
+            return FrameResize.longest_side(frame_hw, self.side, self.input_hw, self.centred)
+        return getattr(FrameResize, self.kind)(frame_hw, self.input_hw)

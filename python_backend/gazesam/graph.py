@@ -49,10 +49,11 @@ def _network_node(network: Network) -> Node:
 
 
 def _candidate_nodes(model_set: ModelSet, ensemble_inputs: set[str]) -> list[Node]:
-    """Every model's node; a step's optional inputs are mapped only where the ensemble has them."""
+    """Every model's node; a step's optional inputs are mapped only where the ensemble has them, the outputs
+    it passes on only where the ensemble does not."""
     nodes = [
         Node(name, {n: n for n in step.input_names if n not in step.optional_input_names or n in ensemble_inputs},
-             {n: n for n in step.output_names})
+             {n: n for n in step.output_names if n not in step.passed_on or n not in ensemble_inputs})
         for name, step in python_steps(model_set).items()
     ]
     return nodes + [_network_node(network) for network in model_set.networks]
@@ -103,3 +104,29 @@ def ensembles(model_set: ModelSet) -> dict[str, tuple[tuple[TensorSpec, ...], tu
         ENSEMBLE_NAME: (ENSEMBLE_INPUTS, pipeline_graph(model_set)),
         JPEG_ENSEMBLE_NAME: (JPEG_ENSEMBLE_INPUTS, pipeline_graph(model_set, jpeg=True)),
     }
+
+
+def critical_path(nodes: tuple[Node, ...], source: str, sink: str) -> tuple[Node, ...]:
+    """The chain of models from the one reading tensor ``source`` to the one writing ``sink`` that passes
+    the most Python steps (a gate counts as an input): the Python-step hops a frame waits for.
+
+    ``nodes`` in execution order (:func:`pipeline_graph`); ValueError when ``sink`` is not reached from ``source``.
+    """
+    producer = {tensor: node for node in nodes for tensor in node.outputs.values()}
+    best: dict[str, tuple[int, tuple[Node, ...]]] = {}
+    for node in nodes:
+        reads = [t for t in [*node.inputs.values(), node.gate] if t]
+        starts = [(0, ())] if source in reads else []
+        starts += [best[producer[t].model] for t in reads if t in producer and producer[t].model in best]
+        if starts:
+            hops, path = max(starts, key=lambda start: (start[0], len(start[1])))
+            best[node.model] = (hops + (node.network is None), path + (node,))
+    end = producer.get(sink)
+    if end is None or end.model not in best:
+        raise ValueError(f"no path from {source} to {sink} in the graph")
+    return best[end.model][1]
+
+
+def python_hops(path: tuple[Node, ...]) -> int:
+    """How many of ``path``'s models are Python steps."""
+    return sum(node.network is None for node in path)

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .contracts import ENSEMBLE_INPUTS, JPEG_ENSEMBLE_INPUTS, MAX_FRAME_SIDE, MAX_JPEG_BYTES, MAX_PROMPTS, TensorSpec
+from .contracts import (
+    ENSEMBLE_INPUTS,
+    JPEG_ENSEMBLE_INPUTS,
+    MAX_FRAME_SIDE,
+    MAX_JPEG_BYTES,
+    MAX_PROMPTS,
+    PROMPT_MASKS,
+    TensorSpec,
+)
 from .networks import all_networks
 
 MAX_FRAME_BYTES = MAX_FRAME_SIDE * MAX_FRAME_SIDE * 3
@@ -44,6 +52,8 @@ FRAME_LIMITS = InputLimits(max_dynamic_axis=MAX_FRAME_BYTES, max_bytes=MAX_FRAME
 ENCODED_FRAME_LIMITS = InputLimits(max_dynamic_axis=MAX_JPEG_BYTES, max_bytes=MAX_JPEG_BYTES)
 NETWORK_TENSOR_LIMITS = InputLimits(max_dynamic_axis=MAX_PROMPTS, max_bytes=MAX_FRAME_BYTES)
 STEP_TENSOR_LIMITS = InputLimits(max_dynamic_axis=MAX_FRAME_SIDE, max_bytes=MAX_FRAME_BYTES)
+PROMPT_MASK_LIMITS = InputLimits(max_dynamic_axis=MAX_FRAME_SIDE, max_bytes=MAX_PROMPTS * MAX_FRAME_SIDE * MAX_FRAME_SIDE)
+"""The decoder's frame-sized masks (``PROMPT_MASKS``, bool N x H x W): at most MAX_PROMPTS of the largest frame."""
 
 _FRAME = ENSEMBLE_INPUTS[0]
 _ENCODED_FRAME = JPEG_ENSEMBLE_INPUTS[0]
@@ -51,7 +61,7 @@ _NETWORK_TENSORS = {
     spec
     for network in all_networks()
     for spec in network.contract.inputs + network.contract.outputs
-} | {  # the same tensors under their global names, as the steps beside the networks read them (LOW_RES_MASKS)
+} | {  # the same tensors under their global names, as the steps beside the networks read them (MASK_IOU)
     network.global_spec(tensor)
     for network in all_networks()
     for tensor in network.tensors
@@ -64,6 +74,8 @@ def limits_for(spec: TensorSpec) -> InputLimits:
         return FRAME_LIMITS
     if spec == _ENCODED_FRAME:
         return ENCODED_FRAME_LIMITS
+    if (spec.dtype, spec.shape) == (PROMPT_MASKS.dtype, PROMPT_MASKS.shape):
+        return PROMPT_MASK_LIMITS
     if spec in _NETWORK_TENSORS:
         return NETWORK_TENSOR_LIMITS
     return STEP_TENSOR_LIMITS

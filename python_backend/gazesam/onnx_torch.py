@@ -4,11 +4,12 @@ The networks exist here only as ONNX files (upstream ships no PyTorch weights we
 ``pytorch`` profile runs each file's graph node by node with ``torch`` operators: weights become tensors
 on the chosen device (CUDA when present), and every node maps to its torch equivalent. Covered: the
 operators of the served networks (the real offline families, every stand-in, YOLO-NAS's
-``NonMaxSuppression`` included); any other operator is refused when the repository is written
+``NonMaxSuppression`` included) and of the served forms' pre- and post-processing
+(``build_engines.served_forms``); any other operator is refused when the repository is written
 (:func:`unsupported_nodes`) and fails at load with its name, never mid-stream. Constants are placed by
 their use (:mod:`gazesam.onnx_torch_placement`): shape arithmetic stays on the CPU, everything computed
-with goes to the device. A maintained converter (onnx2torch) was the first choice, but it imports
-torchvision, which has no CPU build for this PyTorch.
+with goes to the device; an operator mixing devices runs on the network's. A maintained converter
+(onnx2torch) was the first choice, but it imports torchvision, which has no CPU build for this PyTorch.
 """
 
 from __future__ import annotations
@@ -114,10 +115,26 @@ def _resize(i: list, a: Attrs) -> list:
     else:
         raise NotImplementedError(f"Resize mode {mode} with {transform}")
     if sizes is not None:
-        return [F.interpolate(x, size=_ints(sizes)[2:], **kwargs)]
+        target = _ints(sizes)
+        if x.dim() == 4 and target[1] != x.shape[1]:  # NHWC (channels last): resize axes 1 and 2
+            out = F.interpolate(x.permute(0, 3, 1, 2), size=target[1:3], **kwargs)
+            return [out.permute(0, 2, 3, 1).contiguous()]
+        return [F.interpolate(x, size=target[2:], **kwargs)]
     factors = [float(s) for s in scales.reshape(-1).tolist()][2:]
     # ONNX maps coordinates with the given scale, as torch does when it is not recomputed
     return [F.interpolate(x, scale_factor=factors, recompute_scale_factor=False, **kwargs)]
+
+
+def _grid_sample(i: list, a: Attrs) -> list:
+    mode = {"linear": "bilinear", "cubic": "bicubic"}.get(a.get("mode", b"bilinear").decode(), a.get("mode", b"bilinear").decode())
+    return [F.grid_sample(i[0], i[1].to(i[0].dtype), mode=mode, padding_mode=a.get("padding_mode", b"zeros").decode(),
+                          align_corners=bool(a.get("align_corners", 0)))]
+
+
+def _cumsum(i: list, a: Attrs) -> list:
+    if a.get("exclusive", 0) or a.get("reverse", 0):
+        raise NotImplementedError("CumSum exclusive/reverse")
+    return [torch.cumsum(i[0], dim=_ints(i[1])[0])]
 
 
 def _softmax(i: list, a: Attrs, opset: int) -> list:
@@ -285,7 +302,7 @@ def _non_max_suppression(i: list, a: Attrs) -> list:
 
 
 _TORCH_DTYPES = {
-    onnx.TensorProto.FLOAT: torch.float32, onnx.TensorProto.FLOAT16: torch.float16,
+    onnx.TensorProto.FLOAT: torch.float32, onnx.TensorProto.FLOAT16: torch.float16, onnx.TensorProto.DOUBLE: torch.float64,
     onnx.TensorProto.INT64: torch.int64, onnx.TensorProto.INT32: torch.int32,
     onnx.TensorProto.UINT8: torch.uint8, onnx.TensorProto.BOOL: torch.bool,
 }
@@ -295,8 +312,20 @@ _SIMPLE: dict[str, Callable[..., torch.Tensor]] = {
     "Relu": torch.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Erf": torch.erf, "Sin": torch.sin,
     "Cos": torch.cos, "Exp": torch.exp, "Sqrt": torch.sqrt, "Neg": torch.neg, "Identity": lambda x: x,
     "Min": lambda *xs: _fold(torch.minimum, xs), "Max": lambda *xs: _fold(torch.maximum, xs),
-    "Equal": torch.eq, "Where": torch.where,
+    "Equal": torch.eq, "Where": torch.where, "Floor": torch.floor, "Ceil": torch.ceil, "Round": torch.round,
+    "Atan": torch.atan, "Asin": torch.asin, "IsNaN": torch.isnan, "IsInf": torch.isinf, "Not": torch.logical_not,
+    "And": torch.logical_and, "Or": torch.logical_or, "Greater": torch.gt, "Less": torch.lt,
+    "GreaterOrEqual": torch.ge, "LessOrEqual": torch.le,
 }
+
+
+def _one_device(tensors: list) -> list:
+    """The operands on one device: CPU shape arithmetic meets the network's tensors on theirs."""
+    devices = {t.device for t in tensors if isinstance(t, torch.Tensor)}
+    if len(devices) < 2:
+        return tensors
+    device = next(d for d in devices if d.type != "cpu")
+    return [t.to(device) if isinstance(t, torch.Tensor) else t for t in tensors]
 
 
 def _fold(fn: Callable, xs: tuple) -> torch.Tensor:
@@ -310,7 +339,7 @@ def _op(node: onnx.NodeProto, opset: int) -> OpFn:
     """The function computing ``node``'s outputs from its inputs; NotImplementedError for an unknown op."""
     t = node.op_type
     if t in _SIMPLE:
-        return lambda i, a: [_SIMPLE[t](*i)]
+        return lambda i, a: [_SIMPLE[t](*_one_device(i))]
     table: dict[str, OpFn] = {
         "Conv": _conv, "ConvTranspose": _conv_transpose, "Clip": _clip, "Div": _div, "Reshape": _reshape,
         "Slice": _slice, "Resize": _resize, "LayerNormalization": _layer_norm, "MaxPool": _max_pool,
@@ -328,9 +357,11 @@ def _op(node: onnx.NodeProto, opset: int) -> OpFn:
         "ReduceMean": lambda i, a: _reduce(lambda x, ax, k: x.mean(dim=ax, keepdim=k), i, a),
         "ReduceSum": lambda i, a: _reduce(lambda x, ax, k: x.sum(dim=ax, keepdim=k), i, a),
         "ReduceMax": lambda i, a: _reduce(lambda x, ax, k: x.amax(dim=ax, keepdim=k), i, a),
+        "ReduceMin": lambda i, a: _reduce(lambda x, ax, k: x.amin(dim=ax, keepdim=k), i, a),
         "NonMaxSuppression": _non_max_suppression,
         "Gemm": _gemm, "Pad": _pad, "ConstantOfShape": _constant_of_shape, "OneHot": _one_hot, "ArgMax": _arg_max,
-        "Range": _range, "Expand": _expand,
+        "Range": _range, "Expand": _expand, "CumSum": _cumsum,
+        "GridSample": lambda i, a: _grid_sample(_one_device(i), a),
         "Tile": lambda i, a: [i[0].repeat(*_ints(i[1]))],
         "Not": lambda i, a: [torch.logical_not(i[0])],
     }

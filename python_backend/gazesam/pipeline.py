@@ -20,7 +20,7 @@ from .contracts import ENSEMBLE_INPUTS, ENSEMBLE_OUTPUTS, NetworkContract
 from .graph import Node, pipeline_graph
 from .model_files import ModelFileError, Provenance
 from .networks import ModelSet, model_set
-from .onnx_network import OnnxNetwork
+from .onnx_network import ORT_THREADS_PARAMETER, OnnxNetwork
 from .settings import Settings, load_settings
 from .steps import python_steps
 from .streams import StepInstance
@@ -81,8 +81,10 @@ class InProcessPipeline:
         steps = python_steps(self.model_set)
         self._steps = {node.model: StepInstance(steps[node.model], self.settings) for node in self.nodes
                        if node.network is None}
-        self._networks: dict[str, PipelineNetwork] = {
-            node.model: OnnxNetwork(network_file(Path(repository), node.model), self.model_set.network(node.network).contract)
+        threads = {model: int(entry.get(ORT_THREADS_PARAMETER, 0)) for model, entry in record.get("networks", {}).items()}
+        self._networks: dict[str, PipelineNetwork] = {  # the server's sessions, threads as its configs say
+            node.model: OnnxNetwork(network_file(Path(repository), node.model), self.model_set.network(node.network).contract,
+                                    threads.get(node.model, 0))
             for node in self.nodes
             if node.network is not None
         }

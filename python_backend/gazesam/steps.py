@@ -1,7 +1,10 @@
 """The pipeline's Python steps: plain functions over numpy arrays, each one Triton model.
 
 A :class:`~gazesam.step.Step` reads the global tensors its function's parameters name and returns a
-dict of the ones it declares; family-specific steps live in :mod:`gazesam.family_steps`.
+dict of the ones it declares. Every network's pre-processing and tensor-shaped post-processing is in its
+served graph (``build_engines.served_forms``), so four steps lie between FRAME and MASK: ``frame_check``,
+``face_track``, ``gaze_fusion``, ``mask_select`` (:func:`gazesam.graph.critical_path`); none reads the frame
+itself, only its size.
 The Triton adapter (``python_backend/gazesam_triton``) and the in-process pipeline both call these
 same functions, so the served ensemble and the oracle compute the same thing.
 
@@ -19,12 +22,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import depth, face, fusion, gaze, sam
+from . import depth, detector, face, fusion, gaze
 from .boxes import clip_boxes
 from .contracts import MASK_ON, MAX_PROMPTS, Status
 from .detector import Detections
-from .family_steps import frame_hw_of
-from .frame_check import FrameError, check_frame, check_frame_time
+from .frame_check import FrameError, check_frame, check_frame_time, frame_hw_of
 from .jpeg_frame import decode_jpeg_frame
 from .mask_hold import MaskHold, Target
 from .settings import Settings
@@ -40,53 +42,56 @@ if TYPE_CHECKING:
 def _frame_check(
     settings: Settings, FRAME_TIME: np.ndarray, FRAME: np.ndarray | None = None, JPEG_FRAME: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
-    """Check the frame (raw FRAME, or JPEG_FRAME decoded after its header is checked) and its time, before any branch."""
+    """Check the frame (raw FRAME, or JPEG_FRAME decoded after its header is checked) and its time, before any
+    branch; the frame's size, and the decoded frame as FRAME.
+
+    A raw frame goes on from the request to the networks (no copy): each reads FRAME_HW too, so none starts
+    before this check has passed.
+    """
     if (FRAME is None) == (JPEG_FRAME is None):
         raise FrameError("send exactly one of FRAME (ensemble gazesam) or JPEG_FRAME (ensemble gazesam_jpeg)")
     frame = decode_jpeg_frame(JPEG_FRAME) if FRAME is None else FRAME
     check_frame(frame)
     check_frame_time(FRAME_TIME)
-    return {"VALID_FRAME": frame}
+    size = {"FRAME_HW": np.array(frame.shape[:2], np.int32)}
+    return size if FRAME is not None else size | {"FRAME": frame}
 
 
 # --- face branch ---------------------------------------------------------------------------------
 
 
-def _face_preprocess(settings: Settings, VALID_FRAME: np.ndarray) -> dict[str, np.ndarray]:
-    """Letterbox the frame to the face detector's 160x128 input (top-left, pad 114, BGR 0..255)."""
-    return {"FACE_INPUT": face.preprocess_face(VALID_FRAME), "FRAME_HW": np.array(VALID_FRAME.shape[:2], np.int32)}
-
-
 def _face_track(
     settings: Settings,
     state: FaceTrackState,
-    VALID_FRAME: np.ndarray,
-    FACE_GRID: np.ndarray,
+    FRAME_HW: np.ndarray,
+    FACE_DETECTOR_BOXES: np.ndarray,
+    FACE_DETECTOR_SCORES: np.ndarray,
     FRAME_TIME: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Decode faces, follow the stream's viewer, smooth its box, and crop it for the gaze family's networks."""
-    frame_hw = VALID_FRAME.shape[:2]
+    """Decode faces (threshold, NMS, back to the frame), follow the stream's viewer and smooth its box.
+
+    The face networks crop the box from the frame themselves (their served graphs).
+    """
+    frame_hw = frame_hw_of(FRAME_HW)
     t = float(FRAME_TIME[0])
-    faces = face.decode_faces(FACE_GRID, frame_hw, settings.face.score_threshold, settings.face.nms_iou)
+    faces = face.decode_faces(FACE_DETECTOR_BOXES, FACE_DETECTOR_SCORES, frame_hw, settings.face.score_threshold,
+                              settings.face.nms_iou)
     index, track_id = state.tracker.update(faces, frame_hw, t)
-    face_inputs = settings.model_set.hook("gaze", "face_inputs")
     box = None
     if index is not None:
         if track_id != state.track_id:  # another viewer: do not smooth from the previous one's box
             state.box_filter.reset()
             state.track_id = track_id
         box = clip_boxes(state.box_filter.filter(faces[index, :4], t), frame_hw)[0]
-        if gaze.crop_face(VALID_FRAME, box) is None:  # nothing of the face left inside the frame
+        if not np.isfinite(box).all():  # a clipped box always holds a pixel of the frame, unless it is not finite
             box = None
     if box is None:
         return {
-            **face_inputs(VALID_FRAME, None),
             "FACE_BOX": np.zeros(4, np.float32),
             "FACE_SCORE": np.zeros(1, np.float32),
             "FACE_TRACK_ID": np.zeros(1, np.int32),
         }
     return {
-        **face_inputs(VALID_FRAME, box),
         "FACE_BOX": box.astype(np.float32),
         "FACE_SCORE": faces[index, 4:5].astype(np.float32),
         "FACE_TRACK_ID": np.array([track_id], np.int32),
@@ -96,9 +101,13 @@ def _face_track(
 # --- fusion: gaze + detections + depth -> box prompts --------------------------------------------
 
 
-def _nearness_map(settings: Settings, raw_depth: np.ndarray) -> np.ndarray:
-    """The depth family's output as a (h, w) 0..255 per-frame nearness map (larger = nearer)."""
-    return depth.normalize_depth(settings.model_set.hook("depth", "nearness")(raw_depth))
+def frame_detections(
+    settings: Settings, boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, frame_hw: tuple[int, int]
+) -> Detections:
+    """The served detector's candidates -> target-class detections in frame pixels (the family's ``detections``)."""
+    s = settings.detector
+    dets = settings.model_set.hook("detector", "detections")(boxes, scores, classes, frame_hw, s.score_threshold, s.nms_iou)
+    return detector.filter_classes(dets, s.allowed_class_ids)
 
 
 def _gaze_fusion(
@@ -110,12 +119,13 @@ def _gaze_fusion(
     FACE_SCORE: np.ndarray,
     FACE_TRACK_ID: np.ndarray,
     GAZE_ANGLES: np.ndarray,
-    DET_BOXES: np.ndarray,
-    DET_SCORES: np.ndarray,
-    DET_CLASSES: np.ndarray,
-    DEPTH_RAW: np.ndarray,
+    DETECTOR_BOXES: np.ndarray,
+    DETECTOR_SCORES: np.ndarray,
+    DETECTOR_CLASSES: np.ndarray,
+    NEARNESS: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Smoothed gaze ray, face-box/gaze/depth filters over the detections -> at most MAX_PROMPTS box prompts."""
+    """Detections (NMS, back to the frame), smoothed gaze ray, face-box/gaze/depth filters -> at most
+    MAX_PROMPTS box prompts."""
     frame_hw = frame_hw_of(FRAME_HW)
     f = settings.fusion
     prompts_of = settings.model_set.hook("segmentation", "prompts")
@@ -139,10 +149,9 @@ def _gaze_fusion(
     if fusion.looks_at_camera(gaze.gaze_direction(yaw, pitch), f):  # no ray across the scene, no target
         ray = np.concatenate([ray[:2], ray[:2]]).astype(np.float32)
         return {**no_prompts, "GAZE_YAW_PITCH": np.array([yaw, pitch], np.float32), "GAZE_RAY": ray}
-    dets = Detections(DET_BOXES, DET_SCORES, DET_CLASSES)
-    depth_map = _nearness_map(settings, DEPTH_RAW)
-    threshold = depth.face_depth(depth_map, FACE_BOX, frame_hw, f.face_depth_patch) - f.depth_margin
-    near = depth.near_mask(depth_map, threshold, frame_hw)
+    dets = frame_detections(settings, DETECTOR_BOXES, DETECTOR_SCORES, DETECTOR_CLASSES, frame_hw)
+    threshold = depth.face_depth(NEARNESS, FACE_BOX, frame_hw, f.face_depth_patch) - f.depth_margin
+    near = depth.NearMap.of(NEARNESS, threshold, frame_hw)
     prompts = fusion.prompts_for(f, dets, FACE_BOX, ray, near, MAX_PROMPTS)
 
     gaze_out = {
@@ -178,22 +187,24 @@ def _mask_select(
     PROMPT_SCORES: np.ndarray,
     PROMPT_CLASSES: np.ndarray,
     NEAR_THRESHOLD: np.ndarray,
-    LOW_RES_MASKS: np.ndarray,
+    PROMPT_MASKS: np.ndarray,
     MASK_IOU: np.ndarray,
-    DEPTH_RAW: np.ndarray,
+    NEARNESS: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Upscale the decoder's masks, pick the target (face-centre, IoU, depth tests), hold it -> MASK, STATUS."""
+    """Pick the target among the decoder's frame-sized masks (face-centre, IoU, depth tests), hold it -> MASK, STATUS."""
     frame_hw = frame_hw_of(FRAME_HW)
     count = int(PROMPT_COUNT[0])
     chosen = None
     if count > 0:
-        masks = sam.upscale_masks(LOW_RES_MASKS[:count], frame_hw)
-        near = depth.near_mask(_nearness_map(settings, DEPTH_RAW), float(NEAR_THRESHOLD[0]), frame_hw)
+        masks = PROMPT_MASKS[:count]
+        if masks.shape != (count, *frame_hw):
+            raise ValueError(f"PROMPT_MASKS {list(PROMPT_MASKS.shape)} holds no {count} masks of the frame's {frame_hw}")
+        near = depth.NearMap.of(NEARNESS, float(NEAR_THRESHOLD[0]), frame_hw)
         chosen = fusion.select_target(settings.fusion, masks, MASK_IOU[:count, 0], PROMPT_BOXES[:count], near, GAZE_RAY)
     fresh = None
     if chosen is not None:
         fresh = Target(
-            mask=masks[chosen].astype(np.uint8) * np.uint8(MASK_ON),
+            mask=masks[chosen].view(np.uint8) * np.uint8(MASK_ON),  # bool -> 0 / MASK_ON in one pass
             box=PROMPT_BOXES[chosen].astype(np.float32),
             class_id=int(PROMPT_CLASSES[chosen]),
             score=float(PROMPT_SCORES[chosen]),
@@ -226,16 +237,13 @@ _TARGET_OUT = ("STATUS", "MASK", "TARGET_BOX", "TARGET_CLASS", "TARGET_SCORE")
 
 def python_steps(model_set: ModelSet) -> dict[str, Step]:
     """Every Python-backend step of ``model_set``'s pipeline, by Triton model name, with tensor specs bound."""
-    face_inputs = model_set.hook("gaze", "face_inputs").tensors
     prompt_tensors = model_set.hook("segmentation", "prompts").tensors
     steps = [
-        Step("frame_check", _frame_check, ("VALID_FRAME",), admits_streams=True),
-        Step("face_preprocess", _face_preprocess, ("FACE_INPUT", "FRAME_HW")),
-        Step("face_track", _face_track, face_inputs + _FACE_OUT, stream_state=new_face_track_state),
+        Step("frame_check", _frame_check, ("FRAME_HW", "FRAME"), admits_streams=True, passed_on=("FRAME",)),
+        Step("face_track", _face_track, _FACE_OUT, stream_state=new_face_track_state),
         Step("gaze_fusion", _gaze_fusion, prompt_tensors + _PROMPT_INFO + ("GAZE_YAW_PITCH", "GAZE_RAY"),
              stream_state=new_gaze_state),
         Step("mask_select", _mask_select, _TARGET_OUT, stream_state=new_mask_hold),
-        *(step for family in model_set.families for step in family.steps),
     ]
     specs = model_set.tensor_specs
     return {step.name: step.bind(specs) for step in steps}

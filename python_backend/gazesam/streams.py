@@ -11,7 +11,7 @@ answered, so a later step must never receive a request its batcher would refuse.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Callable, Generic, TypeVar
 
 import numpy as np
 

@@ -34,6 +34,7 @@ class NetworkModel:
     def initialize(self, args: dict) -> None:
         config = json.loads(args["model_config"])
         params = {key: value["string_value"] for key, value in config["parameters"].items()}
+        self.params = params
         self.name = config["name"]
         path = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
         regenerate = f"'python -m build_engines repository --models {params['model_set']} --profile {params['profile']}'"

@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from gazesam.contracts import NetworkContract
-from gazesam.onnx_network import OnnxNetwork
+from gazesam.onnx_network import ORT_THREADS_PARAMETER, OnnxNetwork
 
 from .network_model import NetworkModel
 
 
 class TritonPythonModel(NetworkModel):
     def open(self, path: Path, contract: NetworkContract, args: dict, params: dict[str, str]) -> OnnxNetwork:
-        return OnnxNetwork(path, contract)
+        """The session with the intra-op threads the repository chose for this machine (its config)."""
+        return OnnxNetwork(path, contract, int(params.get(ORT_THREADS_PARAMETER, "0")))

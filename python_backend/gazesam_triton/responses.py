@@ -9,9 +9,13 @@ from gazesam.contracts import TensorSpec
 from gazesam.refusals import Refusal, refusal_of
 
 
-def output_response(specs: tuple[TensorSpec, ...], outputs: dict[str, np.ndarray]) -> "pb_utils.InferenceResponse":
-    """A response with one tensor per spec, each C-contiguous in the spec's dtype."""
-    tensors = [pb_utils.Tensor(s.name, np.ascontiguousarray(outputs[s.name], dtype=s.np_dtype)) for s in specs]
+def output_response(
+    specs: tuple[TensorSpec, ...], outputs: dict[str, np.ndarray], passed_on: tuple[str, ...] = ()
+) -> "pb_utils.InferenceResponse":
+    """A response with one tensor per spec, each C-contiguous in the spec's dtype (a ``passed_on`` one only
+    when ``outputs`` has it: gazesam.step.Step.passed_on)."""
+    tensors = [pb_utils.Tensor(s.name, np.ascontiguousarray(outputs[s.name], dtype=s.np_dtype))
+               for s in specs if s.name in outputs or s.name not in passed_on]
     return pb_utils.InferenceResponse(output_tensors=tensors)
 
 

@@ -34,7 +34,7 @@ def _respond(instance: StepInstance, metrics: StepMetrics, request) -> "pb_utils
         inputs = checked_inputs(request, step.inputs, step.optional_input_names)  # sizes checked before any read
         flags = request.flags()
         outputs = instance(inputs, request.correlation_id(), bool(flags & _START), bool(flags & _END), time.monotonic())
-        response = output_response(step.outputs, outputs)
+        response = output_response(step.outputs, outputs, step.passed_on)
     except Exception as exc:  # answer this request with the error; keep serving the rest
         outputs, error = None, exc
         response = error_response(step.name, exc)

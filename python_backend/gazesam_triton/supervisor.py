@@ -31,6 +31,8 @@ from .server_leftovers import private_regions, reap_orphans, remove_stale_region
 STUB_NAME = "triton_python_backend_stub"
 FIRST_BACKOFF_S, MAX_BACKOFF_S, HEALTHY_RUN_S = 1.0, 30.0, 60.0
 STOP_GRACE_S = 5.0
+FIRST_START_CRASH_RETRIES = 2
+"""A first start that dies of a signal (tritonserver crashed, not a config error) is tried this many more times."""
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -90,6 +92,7 @@ class Supervisor:
         self.log_to = log_to or sys.stdout.buffer
         self.restarts = 0
         self._was_ready = False  # some start got ready: later failures are crashes worth a restart
+        self._start_crashed = False  # the last start died of a signal before it got ready
         self._stop = threading.Event()
         self._serving = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
@@ -113,6 +116,10 @@ class Supervisor:
             if self._stop.is_set():
                 break
             if not self._was_ready:  # a first start that never got ready: a config or model error, not a crash
+                if self._start_crashed and self.restarts < FIRST_START_CRASH_RETRIES:
+                    self.restarts += 1  # ... unless it died of a signal: tritonserver itself crashed, try again
+                    log(f"{reason} on its first start; starting it again (try {self.restarts + 1})")
+                    continue
                 log(f"{reason} on its first start; not restarting (fix the error in its log above)")
                 return 1
             served_s = time.monotonic() - started
@@ -158,6 +165,7 @@ class Supervisor:
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline and not self._stop.is_set():
             if self._process.poll() is not None:
+                self._start_crashed = self._process.returncode < 0
                 return f"tritonserver exited with {_exit_text(self._process.returncode)} while starting"
             if self.is_ready():
                 private = private_regions(self.shm_prefix)
