@@ -69,8 +69,9 @@ def test_refused_huge_frames_leave_no_memory_behind(tmp_path):
         sent = 20
         for side, label in ((10_000, "300 MB"), (17_320, "900 MB")):
             answer = huge_frame(server, side)
-            for _ in range(FRAMES_AFTER):  # the server goes on serving (glibc trims freed memory as it does)
-                client.infer(good, sent / 30, stream)
+            stream = new_stream_id()  # a new stream: sending the huge frame can outlast the last one's lease
+            for i in range(FRAMES_AFTER):  # the server goes on serving (glibc trims freed memory as it does)
+                client.infer(good, sent / 30, stream, start=i == 0)
                 sent += 1
             time.sleep(SETTLE_S)
             stubs, shm = stubs_rss(server), shm_bytes(server)
