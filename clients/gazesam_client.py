@@ -180,13 +180,14 @@ class GazeSamClient:
     def served_models(self) -> ServedModels:
         """What the server's ``gazesam`` ensemble runs, as its model configs state it."""
         params, steps = self._config(ENSEMBLE_NAME)
-        networks = {}
+        networks, max_streams = {}, 0
         for model in steps:
             model_params, _ = self._config(model)
             if "network" in model_params:
                 networks[model] = NetworkInfo(model_params.get("provenance", "unknown"),
                                               model_params.get("substitute", model))
-        return ServedModels(params.get("model_set", "unknown"), networks)
+            max_streams = max_streams or int(model_params.get("max_streams", 0))  # the admitting step's
+        return ServedModels(params.get("model_set", "unknown"), networks, max_streams)
 
     def standin_networks(self) -> list[str]:
         return self.served_models().standins
@@ -210,6 +211,7 @@ class ServedModels:
 
     model_set: str
     networks: dict[str, NetworkInfo]
+    max_streams: int = 0  # concurrent streams the server (or all the servers together) runs; 0: not stated
 
     @property
     def standins(self) -> list[str]:

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gazesam.contracts import ENSEMBLE_NAME, MAX_STREAMS
+from gazesam.contracts import ENSEMBLE_NAME
 from gazesam.graph import pipeline_graph
 from gazesam.networks import model_set
+
+from conftest import STREAMS
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "deploy" / "model_analyzer" / "gazesam.yaml"
@@ -102,7 +104,7 @@ def test_it_searches_the_ensembles_composing_models_under_a_latency_budget(confi
     assert list(config["profile_models"]) == [ENSEMBLE_NAME]
     assert config["profile_models"][ENSEMBLE_NAME]["constraints"]["perf_latency_p99"]["max"] > 0
     assert config["run_config_search_max_instance_count"] > 1 and config["run_config_search_max_model_batch_size"] > 1
-    assert config["run_config_search_max_concurrency"] == MAX_STREAMS
+    assert config["run_config_search_max_concurrency"] == STREAMS.max_streams
 
 
 def test_the_cpu_only_models_are_exactly_the_python_steps_of_the_served_ensemble(config):

@@ -276,24 +276,8 @@ class Status(enum.IntEnum):
 # --- streams -------------------------------------------------------------------------------------
 # Each client stream (camera, video) is one Triton sequence: a correlation ID, the start flag on its
 # first frame and the end flag on its last. Frames of one stream are sent one at a time, in order.
-MAX_STREAMS = 16
-"""Concurrent streams the server keeps state for, over both ensembles together (``gazesam``,
-``gazesam_jpeg``): one admission table, so a stream ID is one stream whichever ensemble its frames go
-to. Stream MAX_STREAMS+1 gets an immediate "server full" answer, never a silent wait."""
-STREAM_LEASE_MIN_S = 15.0
-STREAM_LEASE_MAX_S = 60.0
-STREAM_LEASE_GAPS = 4.0
-"""A stream's lease, renewed by each of its frames: STREAM_LEASE_GAPS times the server's pace for it (the
-longer of its own recent gaps between frames and running streams / frames per second admitted), at least
-STREAM_LEASE_MIN_S and at most STREAM_LEASE_MAX_S seconds (gazesam.admission). A stream silent for longer is dropped and its slot freed; if it returns,
-its next frame is refused with "must specify the START flag" and the client starts it again."""
-STREAM_SLOT_HOLD_S = 3 * STREAM_LEASE_MAX_S
-"""How long the later stateful steps (Triton's sequence batcher and their own tables) keep a silent
-stream: longer than any lease, so they never forget a stream the admission still runs."""
-SEQUENCE_SLOTS = 8 * MAX_STREAMS
-"""Triton's sequence slots in each later stateful step (``oldest { max_candidate_sequences }``). The
-admission counts the slots that dropped streams still hold there (for STREAM_SLOT_HOLD_S) and refuses a
-new stream rather than let it wait for a slot."""
+# How many streams, their leases and Triton's slots are deployment choices: gazesam/serving.toml [streams],
+# written into frame_check's config (gazesam.admission.AdmissionPolicy); clients ask the server.
 STREAM_ID_HEADER = "gazesam-stream-id"
 """The request header (gRPC metadata key) in which clients repeat a stream's correlation ID on every request:
 the correlation ID travels inside the request body, where a load balancer cannot see it, and a proxy's

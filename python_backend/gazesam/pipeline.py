@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .admission import AdmissionPolicy
 from .contracts import ENSEMBLE_INPUTS, ENSEMBLE_OUTPUTS, NetworkContract
 from .graph import Node, pipeline_graph
 from .model_files import ModelFileError, Provenance
@@ -79,7 +80,8 @@ class InProcessPipeline:
         if not gated:
             self.nodes = tuple(dataclasses.replace(node, gate=None) for node in self.nodes)
         steps = python_steps(self.model_set)
-        self._steps = {node.model: StepInstance(steps[node.model], self.settings) for node in self.nodes
+        policy = AdmissionPolicy.from_parameters(record["admission"]) if "admission" in record else None
+        self._steps = {node.model: StepInstance(steps[node.model], self.settings, policy) for node in self.nodes
                        if node.network is None}
         threads = {model: int(entry.get(ORT_THREADS_PARAMETER, 0)) for model, entry in record.get("networks", {}).items()}
         self._networks: dict[str, PipelineNetwork] = {  # the server's sessions, threads as its configs say
@@ -98,6 +100,12 @@ class InProcessPipeline:
         """Replace each network by ``wrap(network)`` (same protocol); returns network key -> its wrapper."""
         self._networks = {model: wrap(network) for model, network in self._networks.items()}
         return {network.contract.key: network for network in self._networks.values()}
+
+    @property
+    def stream_admission(self) -> AdmissionPolicy:
+        """The admission its repository was written with (the serving config's ``[streams]``)."""
+        (admitting,) = [step.admission for step in self._steps.values() if step.admission is not None]
+        return admitting.policy
 
     @property
     def provenance(self) -> dict[str, Provenance]:
