@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from gazesam.admission import AdmissionPolicy
-from gazesam.contracts import ENSEMBLE_OUTPUTS, GATE, TensorSpec
+from gazesam.contracts import ENSEMBLE, GATE, TensorSpec
 from gazesam.graph import Node, ensembles
 from gazesam.model_files import read_provenance
 from gazesam.networks import ModelSet
@@ -65,7 +65,7 @@ def ensemble_text(name: str, inputs: tuple[TensorSpec, ...], nodes: tuple[Node, 
         "A GATE input (where mapped) lets a network skip frames whose result cannot matter (no face, no prompt).",
     )
     params = {"model_set": model_set.name, "families": model_set.describe()}
-    return ensemble_config(name, inputs, ENSEMBLE_OUTPUTS, nodes, GATE.name, header, params)
+    return ensemble_config(name, inputs, ENSEMBLE.outputs, nodes, GATE.name, header, params)
 
 
 def _network_label(family_label: str, provenance: str) -> str:

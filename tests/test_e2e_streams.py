@@ -20,7 +20,7 @@ from clients.backoff import Backoff
 from clients.exit_status import ExitStatus
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from clients.stream_sender import StreamSender
-from gazesam.contracts import ENSEMBLE_OUTPUTS
+from gazesam.contracts import ENSEMBLE
 from gazesam.pipeline import InProcessPipeline
 from gazesam.serving import DEFAULT_SERVING_PATH
 from gazesam_triton.server_process import TritonProcess
@@ -43,7 +43,7 @@ def clip(name: str, frames: int = CLIP_FRAMES, width: int = 640) -> tuple[list[n
 def assert_same(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]], what: str) -> None:
     assert len(a) == len(b)
     for i, (x, y) in enumerate(zip(a, b)):
-        for spec in ENSEMBLE_OUTPUTS:
+        for spec in ENSEMBLE.outputs:
             np.testing.assert_array_equal(x[spec.name], y[spec.name], err_msg=f"{what}: frame {i} {spec.name}")
 
 

@@ -39,7 +39,8 @@ class TensorSpec:
 
 @dataclass(frozen=True)
 class NetworkContract:
-    """The interface of one network, as its upstream ONNX file exposes it."""
+    """The interface of one network, as its upstream ONNX file exposes it (or of an ensemble: ``key`` is its
+    Triton name)."""
 
     key: str
     inputs: tuple[TensorSpec, ...]
@@ -286,40 +287,45 @@ consistent hash on this header keeps every frame of a stream on the replica that
 MASK_ON = 255
 """MASK values: 0 = background, 255 = the chosen object."""
 
-ENSEMBLE_NAME = "gazesam"
-ENSEMBLE_INPUTS = (
-    TensorSpec("FRAME", "uint8", (-1, -1, 3)),
-    # Seconds on the stream's own clock: the frame's position in a video, or its capture time.
-    # Smoothing and the mask hold run on this clock, never the server's, so output does not depend on speed.
-    TensorSpec("FRAME_TIME", "float64", (1,)),
+ENSEMBLE = NetworkContract(
+    key="gazesam",
+    inputs=(
+        TensorSpec("FRAME", "uint8", (-1, -1, 3)),
+        # Seconds on the stream's own clock: the frame's position in a video, or its capture time.
+        # Smoothing and the mask hold run on this clock, never the server's, so output does not depend on speed.
+        TensorSpec("FRAME_TIME", "float64", (1,)),
+    ),
+    outputs=(
+        TensorSpec("STATUS", "int32", (1,)),
+        TensorSpec("MASK", "uint8", (-1, -1)),
+        TensorSpec("TARGET_BOX", "float32", (4,)),  # x1, y1, x2, y2 in frame pixels; zeros unless OK
+        TensorSpec("TARGET_CLASS", "int32", (1,)),  # COCO class id; -1 unless OK
+        TensorSpec("TARGET_SCORE", "float32", (1,)),  # detector score of the chosen box
+        TensorSpec("FACE_BOX", "float32", (4,)),  # the viewer's face, frame pixels, clipped
+        TensorSpec("FACE_SCORE", "float32", (1,)),
+        TensorSpec("FACE_TRACK_ID", "int32", (1,)),  # the viewer's identity within the stream; 0 = no face
+        TensorSpec("GAZE_YAW_PITCH", "float32", (2,)),  # radians; L2CS convention (+yaw = image left)
+        TensorSpec("GAZE_RAY", "float32", (4,)),  # x0, y0 (face centre) → x1, y1 (exit point on the frame border)
+    ),
 )
-# The same pipeline for JPEG-encoded frames (decoded on the server): same outputs, same streams.
-JPEG_ENSEMBLE_NAME = "gazesam_jpeg"
-JPEG_ENSEMBLE_INPUTS = (TensorSpec("JPEG_FRAME", "uint8", (-1,)), ENSEMBLE_INPUTS[1])
+"""The served pipeline's own interface: one raw frame and its time in, the mask and the rest out."""
+JPEG_ENSEMBLE = NetworkContract(
+    key="gazesam_jpeg",
+    inputs=(TensorSpec("JPEG_FRAME", "uint8", (-1,)), ENSEMBLE.input("FRAME_TIME")),
+    outputs=ENSEMBLE.outputs,
+)
+"""The same pipeline for JPEG-encoded frames (decoded on the server): same outputs, same streams."""
 MAX_JPEG_BYTES = 16 * 1024 * 1024
 """A larger JPEG_FRAME is refused before decoding (a 3840x3840 JPEG at quality 100 is about 10 MB)."""
 
-ENSEMBLE_OUTPUTS = (
-    TensorSpec("STATUS", "int32", (1,)),
-    TensorSpec("MASK", "uint8", (-1, -1)),
-    TensorSpec("TARGET_BOX", "float32", (4,)),  # x1, y1, x2, y2 in frame pixels; zeros unless OK
-    TensorSpec("TARGET_CLASS", "int32", (1,)),  # COCO class id; -1 unless OK
-    TensorSpec("TARGET_SCORE", "float32", (1,)),  # detector score of the chosen box
-    TensorSpec("FACE_BOX", "float32", (4,)),  # the viewer's face, frame pixels, clipped
-    TensorSpec("FACE_SCORE", "float32", (1,)),
-    TensorSpec("FACE_TRACK_ID", "int32", (1,)),  # the viewer's identity within the stream; 0 = no face
-    TensorSpec("GAZE_YAW_PITCH", "float32", (2,)),  # radians; L2CS convention (+yaw = image left)
-    TensorSpec("GAZE_RAY", "float32", (4,)),  # x0, y0 (face centre) → x1, y1 (exit point on the frame border)
-)
-
 # --- tensors between steps (global names; network edge tensors are named in gazesam.networks) -------
-_OUT = {spec.name: spec for spec in ENSEMBLE_OUTPUTS}
+_OUT = {spec.name: spec for spec in ENSEMBLE.outputs}
 STEP_TENSORS: dict[str, TensorSpec] = {
     spec.name: spec
     for spec in (
-        *ENSEMBLE_INPUTS,
-        *JPEG_ENSEMBLE_INPUTS,
-        *ENSEMBLE_OUTPUTS,
+        *ENSEMBLE.inputs,
+        *JPEG_ENSEMBLE.inputs,
+        *ENSEMBLE.outputs,
         TensorSpec("FRAME_HW", "int32", (2,)),  # the checked frame's (H, W) (frame_check; for a JPEG frame it writes FRAME too)
         TensorSpec("PROMPT_COUNT", "int32", (1,)),
         TensorSpec("PROMPT_BOXES", "float32", (-1, 4)),  # frame pixels, one row per prompt

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from .admission import AdmissionPolicy
-from .contracts import ENSEMBLE_INPUTS, ENSEMBLE_OUTPUTS, NetworkContract
+from .contracts import ENSEMBLE, NetworkContract
 from .graph import Node, pipeline_graph
 from .model_files import ModelFileError, Provenance
 from .networks import ModelSet, model_set
@@ -121,13 +121,13 @@ class InProcessPipeline:
         Returns the ensemble's outputs by name.
         """
         tensors = self.trace(frame, frame_time_s, stream_id, start, end)
-        return {spec.name: tensors[spec.name] for spec in ENSEMBLE_OUTPUTS}
+        return {spec.name: tensors[spec.name] for spec in ENSEMBLE.outputs}
 
     def trace(
         self, frame: np.ndarray, frame_time_s: float, stream_id: int = 1, start: bool = False, end: bool = False
     ) -> dict[str, np.ndarray]:
         """Like calling the pipeline, but returns every global tensor of the graph (detections, prompts, ...)."""
-        frame_input, time_input = ENSEMBLE_INPUTS
+        frame_input, time_input = ENSEMBLE.inputs
         tensors = {frame_input.name: frame, time_input.name: np.array([frame_time_s], time_input.np_dtype)}
         for node in self.nodes:
             inputs = {name: tensors[source] for name, source in node.inputs.items()}
