@@ -26,6 +26,7 @@ from pathlib import Path
 from gazesam.contracts import MAX_PROMPTS
 from gazesam.model_files import ContractError, ModelFileError
 from gazesam.networks import MODEL_SETS, ROLES, families_of, model_set
+from gazesam.admission import AdmissionPolicy
 from gazesam.serving import DEFAULT_SERVING_PATH, load_serving
 
 from .precision import PRECISION_MODES
@@ -89,14 +90,20 @@ def _cmd_repository(args: argparse.Namespace) -> int:
 
     try:
         chosen = model_set(args.models, ",".join(args.family))
+        serving = load_serving()
+        unknown = sorted(set(serving.instances) - {network.model for network in chosen.networks})
+        if unknown:
+            raise ValueError(f"the serving config's [instances] names {unknown}, which are not network models of "
+                             f"this model set ({', '.join(n.model for n in chosen.networks)})")
     except (KeyError, ValueError) as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
     cache = Path(args.ort_trt_cache) if args.ort_trt_cache else None
     profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt, ort_trt_cache=cache,
                            torch_device=args.torch_device, cpu_cores=args.cpu_cores,
-                           precision_mode=args.precision_mode)
-    provenance = write_repository(Path(args.out), Path(args.models_dir), chosen, args.standin_size, profile)
+                           precision_mode=args.precision_mode, serving=serving)
+    provenance = write_repository(Path(args.out), Path(args.models_dir), chosen, args.standin_size, profile,
+                                  AdmissionPolicy.of_serving(serving))
     print(f"wrote {args.out} ({args.profile} profile, model set {chosen.name}: {chosen.describe()})")
     for family in chosen.families:
         print(f"  {family.label}")

@@ -36,6 +36,7 @@ import numpy as np
 from gazesam.contracts import FRAME_IMAGE, FRAME_SIZE, GATE, MAX_PROMPTS, NetworkContract, TensorSpec
 from gazesam.model_files import ContractError
 from gazesam.networks import ModelSet, Network
+from gazesam.serving import PACKAGED, ServingConfig
 from gazesam.onnx_network import ORT_THREADS_PARAMETER
 
 from .config_text import Scheduling, WarmupSample, network_config, python_model_config, warmup_block
@@ -48,9 +49,6 @@ from .manifest import choose_model_file
 from .shapes import FRAME_HW_LEVELS, InputProfile, frame_batch_limit, input_profiles, is_prompt_input, onnx_dynamic_inputs, shape_levels
 
 PROFILES = ("cpu", "onnx", "tensorrt", "pytorch")
-
-QUEUE_DELAY_US = 2000
-"""How long a batchable request may wait for others: 2 ms, small beside a frame's ~30 ms budget."""
 
 ORDER_NOTE = (
     "count > 1 may reorder one stream's frames between steps unless each stream has one frame in flight "
@@ -75,12 +73,12 @@ WARMUP_WHY = ("Warm-up: Triton reports this model ready only after these request
               "profile (engines built, kernels chosen, CUDA context made before real frames arrive).")
 
 
-def batching_reason(contract: NetworkContract, max_batch: int) -> str:
+def batching_reason(contract: NetworkContract, max_batch: int, queue_delay_us: int) -> str:
     """One line: why this network does or does not use Triton's dynamic batcher."""
     if max_batch > 0:
         return (
             f"dynamic batching up to {max_batch} frames of different streams, waiting at most "
-            f"{QUEUE_DELAY_US} us: every tensor of this network has a dynamic frame axis"
+            f"{queue_delay_us} us (serving config [batching]): every tensor of this network has a dynamic frame axis"
         )
     if FRAME_IMAGE in contract.inputs:
         return ("no dynamic batching: it takes the frame itself (frame [H, W, 3]), and frames of different streams "
@@ -93,12 +91,21 @@ def batching_reason(contract: NetworkContract, max_batch: int) -> str:
     return f"no dynamic batching: {why}; tensors keep their own batch axis (max_batch_size 0)"
 
 
-def gpu_scheduling(network: Network, max_batch: int, kind: str = "KIND_GPU") -> Scheduling:
-    """Scheduling of ``network`` for several streams on one GPU (instances from its registry ``GpuPlan``)."""
+def instance_override(network: Network, serving: ServingConfig) -> tuple[int, str] | None:
+    """The serving config's ``[instances]`` count for ``network``'s model, with its reason, if it sets one."""
+    count = serving.instances.get(network.model)
+    return None if count is None else (count, f"{count} instance(s): set in the serving config [instances]")
+
+
+def gpu_scheduling(network: Network, max_batch: int, serving: ServingConfig, kind: str = "KIND_GPU") -> Scheduling:
+    """Scheduling of ``network`` for several streams on one GPU (instances from its registry ``GpuPlan``,
+    unless the serving config sets them; the batcher's queue delay from the serving config)."""
     count, reason = BATCHED_ENCODER_INSTANCES if max_batch > 0 else (network.gpu.instances, network.gpu.why)
+    count, reason = instance_override(network, serving) or (count, reason)
     if count > 1:
         reason = f"{reason}; {ORDER_NOTE}"
-    return Scheduling(max_batch, batching_reason(network.contract, max_batch), count, kind, reason, QUEUE_DELAY_US)
+    delay = serving.queue_delay_us
+    return Scheduling(max_batch, batching_reason(network.contract, max_batch, delay), count, kind, reason, delay)
 
 
 def _unbatched(specs: tuple[TensorSpec, ...]) -> tuple[TensorSpec, ...]:
@@ -216,13 +223,19 @@ class CpuScheduling:
     why: tuple[str, ...]
 
 
-def cpu_scheduling(network: Network, cores: int) -> CpuScheduling:
+def cpu_scheduling(network: Network, cores: int, serving: ServingConfig = PACKAGED) -> CpuScheduling:
     """Threads and instances of ``network`` on ``cores`` cores, from its registry ``CpuPlan``.
 
     Heavy networks: ``cores // instances`` threads each, one instance per CORES_PER_HEAVY_INSTANCE cores.
     Light ones: one thread and one instance: a few ms on one core, where more threads synchronise more than
     they save and take cores from the heavy branch running beside them.
     """
+    override = instance_override(network, serving)
+    if override is not None:
+        count, reason = override
+        threads = max(1, cores // count) if network.cpu.heavy else 1
+        return CpuScheduling(threads, count, (f"{threads} intra-op thread(s) x {reason}.",)
+                             + ((ORDER_NOTE + ".",) if count > 1 else ()))
     if not network.cpu.heavy:
         return CpuScheduling(1, 1, (f"1 intra-op thread, 1 instance: {network.cpu.why}; more threads would take cores "
                                     "from the heavy branches running beside it.",))
@@ -245,6 +258,7 @@ class CpuProfile:
 
     name = "cpu"
     gates = True
+    serving: ServingConfig = PACKAGED  # queue delay and instance overrides (make_profile sets another)
     adapter = "from gazesam_triton.onnx_model import TritonPythonModel  # noqa: F401"
 
     def __init__(self, cores: int | None = None, precision_mode: str = "default"):
@@ -263,7 +277,7 @@ class CpuProfile:
     ) -> NetworkModel:
         precision = network.cpu.optimized if self.precision_mode == "optimized" else "fp32"
         place_model_file(int8_file(model_file) if precision == "int8" else model_file, version_dir / "model.onnx")
-        plan = cpu_scheduling(network, self.cores)
+        plan = cpu_scheduling(network, self.cores, self.serving)
         params = params | {"runtime": "onnxruntime-cpu (python backend)", "profile": self.name, "precision": precision,
                            "precision_mode": self.precision_mode, ORT_THREADS_PARAMETER: str(plan.threads),
                            "cpu_cores": str(self.cores)}
@@ -288,6 +302,7 @@ class OnnxProfile:
 
     name = "onnx"
     gates = False
+    serving: ServingConfig = PACKAGED  # queue delay and instance overrides (make_profile sets another)
 
     def __init__(self, tensorrt_accelerator: bool = False, ort_trt_cache: Path | None = None):
         self.tensorrt_accelerator = tensorrt_accelerator
@@ -309,7 +324,7 @@ class OnnxProfile:
         contract = network.contract
         place_model_file(model_file, version_dir / "model.onnx")
         max_batch = frame_batch_limit(contract, model_file)
-        scheduling = gpu_scheduling(network, max_batch)
+        scheduling = gpu_scheduling(network, max_batch, self.serving)
         profiles = input_profiles(contract, max_batch)
         if self.tensorrt_accelerator:
             precision = network.gpu.precision("default")
@@ -330,6 +345,7 @@ class TensorRtProfile:
 
     name = "tensorrt"
     gates = False
+    serving: ServingConfig = PACKAGED  # queue delay and instance overrides (make_profile sets another)
 
     def __init__(self, engines_dir: Path):
         self.engines_dir = Path(engines_dir)
@@ -357,7 +373,7 @@ class TensorRtProfile:
         contract = network.contract
         plan, record = plan_for(self.engines_dir, self.manifest, contract.key, model_file)
         place_model_file(plan, version_dir / "model.plan")
-        scheduling = gpu_scheduling(network, record.max_batch)
+        scheduling = gpu_scheduling(network, record.max_batch, self.serving)
         host = self.manifest.host
         params = params | {
             "profile": self.name,
@@ -382,6 +398,7 @@ class PyTorchProfile:
 
     name = "pytorch"
     gates = False
+    serving: ServingConfig = PACKAGED  # queue delay and instance overrides (make_profile sets another)
     adapter = "from gazesam_triton.torch_model import TritonPythonModel  # noqa: F401"
 
     def __init__(self, device: str = "cuda"):
@@ -411,7 +428,7 @@ class PyTorchProfile:
         place_model_file(model_file, version_dir / "model.onnx")
         max_batch = frame_batch_limit(contract, model_file)
         on_gpu = self.device == "cuda"
-        scheduling = gpu_scheduling(network, max_batch, kind="KIND_GPU" if on_gpu else "KIND_CPU")
+        scheduling = gpu_scheduling(network, max_batch, self.serving, kind="KIND_GPU" if on_gpu else "KIND_CPU")
         where = ("KIND_GPU: each instance runs on the GPU Triton assigns it" if on_gpu
                  else "KIND_CPU: a server without a GPU")
         scheduling = replace(scheduling, count_reason=f"{scheduling.count_reason}; {where}")
@@ -432,18 +449,23 @@ NetworkProfile = CpuProfile | OnnxProfile | TensorRtProfile | PyTorchProfile
 
 def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool = False, *,
                  ort_trt_cache: Path | None = None, torch_device: str = "cuda",
-                 cpu_cores: int | None = None, precision_mode: str = "default") -> NetworkProfile:
+                 cpu_cores: int | None = None, precision_mode: str = "default",
+                 serving: ServingConfig | None = None) -> NetworkProfile:
     """The profile called ``name`` (``cpu_cores``, ``precision_mode``: the CPU profile's machine, default this
     one's, and precision mode; the GPU profiles take theirs from their plans or upstream's defaults)."""
     if name == "cpu":
-        return CpuProfile(cpu_cores, precision_mode)
-    if name == "onnx":
-        return OnnxProfile(onnx_tensorrt, ort_trt_cache)
-    if name == "tensorrt":
+        profile = CpuProfile(cpu_cores, precision_mode)
+    elif name == "onnx":
+        profile = OnnxProfile(onnx_tensorrt, ort_trt_cache)
+    elif name == "tensorrt":
         if engines_dir is None:
             raise ValueError("the tensorrt profile needs the engines folder (--engines)")
-        return TensorRtProfile(engines_dir)
-    if name == "pytorch":
-        return PyTorchProfile(torch_device)
-    raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+        profile = TensorRtProfile(engines_dir)
+    elif name == "pytorch":
+        profile = PyTorchProfile(torch_device)
+    else:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    if serving is not None:
+        profile.serving = serving
+    return profile
 

@@ -14,7 +14,8 @@ import json
 import shutil
 from pathlib import Path
 
-from gazesam.contracts import ENSEMBLE_OUTPUTS, GATE, MAX_STREAMS, SEQUENCE_SLOTS, STREAM_SLOT_HOLD_S, TensorSpec
+from gazesam.admission import AdmissionPolicy
+from gazesam.contracts import ENSEMBLE, GATE, TensorSpec
 from gazesam.graph import Node, ensembles
 from gazesam.model_files import read_provenance
 from gazesam.networks import ModelSet
@@ -28,16 +29,20 @@ from .profiles import CpuProfile, NetworkProfile
 
 STEP_ADAPTER = "from gazesam_triton.step_model import TritonPythonModel  # noqa: F401"
 
-STREAM_SLOTS = SequenceSlots(
-    candidates=SEQUENCE_SLOTS,
-    idle_timeout_us=int(STREAM_SLOT_HOLD_S * 1_000_000),
-    why=(
-        "Stateful: each client stream is one sequence (correlation ID; start flag on its first frame, end",
-        f"flag on its last). Only streams that frame_check admitted (at most {MAX_STREAMS}) arrive here; it also",
-        f"counts the slots that streams stopped without an end flag hold for {STREAM_SLOT_HOLD_S:g} s, so a",
-        f"stream never waits for one of the {SEQUENCE_SLOTS} slots (it would wait unanswered).",
-    ),
-)
+def stream_slots(policy: AdmissionPolicy) -> SequenceSlots:
+    """The sequence batcher of the later stateful steps, sized by the admission ``policy``."""
+    return SequenceSlots(
+        candidates=policy.sequence_slots,
+        idle_timeout_us=int(policy.slot_hold_s * 1_000_000),
+        why=(
+            "Stateful: each client stream is one sequence (correlation ID; start flag on its first frame, end",
+            f"flag on its last). Only streams that frame_check admitted (at most {policy.max_streams}) arrive here; "
+            "it also",
+            f"counts the slots that streams stopped without an end flag hold for {policy.slot_hold_s:g} s, so a",
+            f"stream never waits for one of the {policy.sequence_slots} slots (it would wait unanswered).",
+        ),
+    )
+
 
 ONE_STEP_INSTANCE = ("One CPU instance: its work is a few milliseconds and the branches already run side by side.",)
 ADMISSION_NOTE = (
@@ -60,7 +65,7 @@ def ensemble_text(name: str, inputs: tuple[TensorSpec, ...], nodes: tuple[Node, 
         "A GATE input (where mapped) lets a network skip frames whose result cannot matter (no face, no prompt).",
     )
     params = {"model_set": model_set.name, "families": model_set.describe()}
-    return ensemble_config(name, inputs, ENSEMBLE_OUTPUTS, nodes, GATE.name, header, params)
+    return ensemble_config(name, inputs, ENSEMBLE.outputs, nodes, GATE.name, header, params)
 
 
 def _network_label(family_label: str, provenance: str) -> str:
@@ -68,13 +73,16 @@ def _network_label(family_label: str, provenance: str) -> str:
 
 
 def write_repository(
-    out: Path, models_dir: Path, model_set: ModelSet, standin_size: str, profile: NetworkProfile | None = None
+    out: Path, models_dir: Path, model_set: ModelSet, standin_size: str, profile: NetworkProfile | None = None,
+    admission: AdmissionPolicy | None = None,
 ) -> dict[str, str]:
-    """Write ``model_set``'s repository to ``out`` under ``profile`` (default: the CPU profile).
+    """Write ``model_set``'s repository to ``out`` under ``profile`` (default: the CPU profile); ``admission``
+    (default: the packaged serving config's) goes into frame_check's config and sizes the stateful steps.
 
     Returns Triton model name -> provenance label of every network.
     """
     profile = profile or CpuProfile()
+    admission = admission or AdmissionPolicy()
     profile.preflight(models_dir, model_set, standin_size)  # fail before the old repository is removed
     files = {n.model: choose_model_file(models_dir, n, model_set, standin_size) for n in model_set.networks}
     graphs = ensembles(model_set)
@@ -93,8 +101,10 @@ def write_repository(
         if node.network is None:
             step = steps[node.model]
             doc = (step.run.__doc__ or node.model).strip().splitlines()[0]
-            slots = STREAM_SLOTS if step.sequence_batched else None
+            slots = stream_slots(admission) if step.sequence_batched else None
             instances = (1, ADMISSION_NOTE if step.admits_streams else ONE_STEP_INSTANCE)
+            if step.admits_streams:
+                params |= admission.parameters()
             config = python_model_config(node.model, doc, step.inputs, step.outputs, params, slots,
                                          optional=step.optional_input_names, instances=instances)
             adapter = STEP_ADAPTER
@@ -123,7 +133,7 @@ def write_repository(
         (out / name / "config.pbtxt").write_text(ensemble_text(name, inputs, graph, model_set))
     (out / MODEL_SET_FILE).write_text(json.dumps(
         {"model_set": model_set.name, "families": model_set.describe(), "profile": profile.name,
-         "gates": profile.gates, "networks": record}, indent=2) + "\n")
+         "gates": profile.gates, "admission": admission.parameters(), "networks": record}, indent=2) + "\n")
     (out / "README.md").write_text(
         f"# model_repository\n\n{GENERATED_BY}\n\nModel set `{model_set.name}` ({model_set.about}).\n\n"
         "Networks and their weights:\n\n"

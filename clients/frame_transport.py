@@ -25,19 +25,12 @@ with warnings.catch_warnings():  # tritonclient 2.51's shared_memory imports the
     warnings.simplefilter("ignore", UserWarning)
     import tritonclient.utils.shared_memory as shm
 
-from gazesam.contracts import (
-    ENSEMBLE_INPUTS,
-    ENSEMBLE_NAME,
-    ENSEMBLE_OUTPUTS,
-    JPEG_ENSEMBLE_INPUTS,
-    JPEG_ENSEMBLE_NAME,
-    TensorSpec,
-)
+from gazesam.contracts import ENSEMBLE, JPEG_ENSEMBLE, TensorSpec
 from gazesam.jpeg_frame import jpeg_size
 from gazesam_triton.admin_key import admin_headers
 
 TRANSPORTS = ("raw", "shm", "jpeg")
-_MASK = next(spec for spec in ENSEMBLE_OUTPUTS if spec.name == "MASK")
+_MASK = next(spec for spec in ENSEMBLE.outputs if spec.name == "MASK")
 
 Frame = np.ndarray | bytes
 """An H×W×3 uint8 BGR frame, or (``jpeg`` transport only) the bytes of a JPEG file, sent unchanged."""
@@ -61,26 +54,26 @@ def _tensor(module: Any, spec: TensorSpec, value: np.ndarray) -> Any:
 
 
 def _time_tensor(module: Any, frame_time_s: float) -> Any:
-    return _tensor(module, ENSEMBLE_INPUTS[1], np.array([frame_time_s], np.float64))
+    return _tensor(module, ENSEMBLE.inputs[1], np.array([frame_time_s], np.float64))
 
 
 class RawTransport:
     """FRAME inside the request."""
 
-    model_name = ENSEMBLE_NAME
+    model_name = ENSEMBLE.key
 
     def __init__(self, module: Any, client: Any):
         self._module = module
 
     def inputs(self, frame: Frame, frame_time_s: float) -> list:
-        return [_tensor(self._module, ENSEMBLE_INPUTS[0], _pixels(frame)),
+        return [_tensor(self._module, ENSEMBLE.inputs[0], _pixels(frame)),
                 _time_tensor(self._module, frame_time_s)]
 
     def outputs(self, frame_hw: tuple[int, int]) -> list:
-        return [self._module.InferRequestedOutput(spec.name) for spec in ENSEMBLE_OUTPUTS]
+        return [self._module.InferRequestedOutput(spec.name) for spec in ENSEMBLE.outputs]
 
     def read(self, response: Any, frame_hw: tuple[int, int]) -> dict[str, np.ndarray]:
-        return {spec.name: response.as_numpy(spec.name) for spec in ENSEMBLE_OUTPUTS}
+        return {spec.name: response.as_numpy(spec.name) for spec in ENSEMBLE.outputs}
 
     def close(self) -> None:
         pass
@@ -89,7 +82,7 @@ class RawTransport:
 class JpegTransport(RawTransport):
     """The frame JPEG-encoded (``quality`` 1..100) for the ``gazesam_jpeg`` ensemble."""
 
-    model_name = JPEG_ENSEMBLE_NAME
+    model_name = JPEG_ENSEMBLE.key
 
     def __init__(self, module: Any, client: Any, quality: int = 90):
         super().__init__(module, client)
@@ -102,7 +95,7 @@ class JpegTransport(RawTransport):
             ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
             if not ok:
                 raise ValueError(f"cannot JPEG-encode a frame of shape {frame.shape}")
-        return [_tensor(self._module, JPEG_ENSEMBLE_INPUTS[0], data.reshape(-1)), _time_tensor(self._module, frame_time_s)]
+        return [_tensor(self._module, JPEG_ENSEMBLE.inputs[0], data.reshape(-1)), _time_tensor(self._module, frame_time_s)]
 
 
 class _Region:
@@ -155,8 +148,8 @@ class SharedMemoryTransport(RawTransport):
         pixels = _pixels(frame)
         region, _ = self._regions_for(pixels.shape[:2])
         shm.set_shared_memory_region(region.handle, [pixels])
-        tensor = self._module.InferInput(ENSEMBLE_INPUTS[0].name, list(frame.shape),
-                                         np_to_triton_dtype(ENSEMBLE_INPUTS[0].np_dtype))
+        tensor = self._module.InferInput(ENSEMBLE.inputs[0].name, list(frame.shape),
+                                         np_to_triton_dtype(ENSEMBLE.inputs[0].np_dtype))
         tensor.set_shared_memory(region.name, region.size)
         return [tensor, _time_tensor(self._module, frame_time_s)]
 
@@ -169,7 +162,7 @@ class SharedMemoryTransport(RawTransport):
         return requested
 
     def read(self, response: Any, frame_hw: tuple[int, int]) -> dict[str, np.ndarray]:
-        values = {spec.name: response.as_numpy(spec.name) for spec in ENSEMBLE_OUTPUTS if spec.name != _MASK.name}
+        values = {spec.name: response.as_numpy(spec.name) for spec in ENSEMBLE.outputs if spec.name != _MASK.name}
         values[_MASK.name] = shm.get_contents_as_numpy(self._mask.handle, np.uint8, list(frame_hw)).copy()
         return values
 

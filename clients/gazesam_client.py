@@ -26,7 +26,7 @@ from tritonclient.utils import InferenceServerException
 
 from clients.frame_transport import Frame, frame_size, make_transport
 from gazesam.admission import SERVER_FULL_TEXT, START_REQUIRED_TEXT
-from gazesam.contracts import ENSEMBLE_NAME, ENSEMBLE_OUTPUTS, STREAM_ID_HEADER, Status
+from gazesam.contracts import ENSEMBLE, STREAM_ID_HEADER, Status
 from gazesam.settings import coco_class_names
 
 DEFAULT_URLS = {"grpc": "127.0.0.1:8001", "http": "127.0.0.1:8000"}
@@ -67,7 +67,7 @@ def is_unknown_stream_error(exc: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class FrameResult:
-    """The ensemble's answer for one frame (see gazesam.contracts.ENSEMBLE_OUTPUTS)."""
+    """The ensemble's answer for one frame (see gazesam.contracts.ENSEMBLE.outputs)."""
 
     status: Status
     mask: np.ndarray  # (H, W) uint8, 0 or MASK_ON
@@ -103,7 +103,7 @@ class FrameResult:
             "FACE_SCORE": [self.face_score], "FACE_TRACK_ID": [self.face_track_id],
             "GAZE_YAW_PITCH": self.gaze_yaw_pitch, "GAZE_RAY": self.gaze_ray,
         }
-        return {spec.name: np.asarray(values[spec.name], spec.np_dtype) for spec in ENSEMBLE_OUTPUTS}
+        return {spec.name: np.asarray(values[spec.name], spec.np_dtype) for spec in ENSEMBLE.outputs}
 
     @property
     def has_target(self) -> bool:
@@ -145,7 +145,7 @@ class GazeSamClient:
 
     def is_ready(self) -> bool:
         try:
-            return bool(self._client.is_model_ready(ENSEMBLE_NAME))
+            return bool(self._client.is_model_ready(ENSEMBLE.key))
         except Exception:  # connection refused, server starting: not ready
             return False
 
@@ -179,14 +179,15 @@ class GazeSamClient:
 
     def served_models(self) -> ServedModels:
         """What the server's ``gazesam`` ensemble runs, as its model configs state it."""
-        params, steps = self._config(ENSEMBLE_NAME)
-        networks = {}
+        params, steps = self._config(ENSEMBLE.key)
+        networks, max_streams = {}, 0
         for model in steps:
             model_params, _ = self._config(model)
             if "network" in model_params:
                 networks[model] = NetworkInfo(model_params.get("provenance", "unknown"),
                                               model_params.get("substitute", model))
-        return ServedModels(params.get("model_set", "unknown"), networks)
+            max_streams = max_streams or int(model_params.get("max_streams", 0))  # the admitting step's
+        return ServedModels(params.get("model_set", "unknown"), networks, max_streams)
 
     def standin_networks(self) -> list[str]:
         return self.served_models().standins
@@ -210,6 +211,7 @@ class ServedModels:
 
     model_set: str
     networks: dict[str, NetworkInfo]
+    max_streams: int = 0  # concurrent streams the server (or all the servers together) runs; 0: not stated
 
     @property
     def standins(self) -> list[str]:

@@ -9,6 +9,7 @@ order that is ready, so only the lost server's streams move; they start again th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 from typing import Callable
 
@@ -107,7 +108,8 @@ def check_server(args: argparse.Namespace) -> ServedModels:
         raise ServerNotReady(f"the gazesam ensemble is not ready at {', '.join(server_urls(args))} ({args.protocol}); "
                              "start the server with 'python -m gazesam_triton.serve'")
     try:
-        return ready[0].served_models()
+        served = [probe.served_models() for probe in ready]
+        return dataclasses.replace(served[0], max_streams=sum(s.max_streams for s in served))
     finally:
         for probe in ready:
             probe.close()

@@ -49,7 +49,7 @@ from clients.server_options import (
 from clients.stream_loop import StreamFrame, send_stream
 from clients.stream_sender import SendOutcome, StreamSender
 from clients.video_writer import BackgroundVideoWriter, VideoOutputError
-from gazesam.contracts import MAX_FRAME_SIDE, MAX_STREAMS, MIN_FRAME_SIDE
+from gazesam.contracts import MAX_FRAME_SIDE, MIN_FRAME_SIDE
 from gazesam.frame_check import FrameError, check_frame_size
 
 
@@ -216,8 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-frames", type=int, default=0, metavar="N",
                         help="process only the first N frames of each video (default: all)")
     parser.add_argument("--parallel", type=int, default=0, metavar="N",
-                        help=f"videos processed at once (default: all of them, at most {MAX_STREAMS}, "
-                             "the server's stream limit)")
+                        help="videos processed at once (default: all of them, at most the streams the server "
+                             "runs at once, which it states)")
     add_server_arguments(parser, timeout_s=120.0)
     return parser
 
@@ -226,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         backoff = backoff_from(args)
-        if args.max_frames < 0 or not 0 <= args.parallel <= MAX_STREAMS:
-            raise ValueError(f"--max-frames must be >= 0 and --parallel between 1 and {MAX_STREAMS}")
+        if args.max_frames < 0 or args.parallel < 0:
+            raise ValueError("--max-frames and --parallel must be >= 0")
         jobs = plan_jobs(args.video, args.output_dir, args.results_json)
     except (ValueError, VideoInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -237,12 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     except ServerNotReady as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitStatus.SERVER_NOT_READY
+    if served.max_streams and args.parallel > served.max_streams:
+        print(f"error: --parallel {args.parallel} is more than the {served.max_streams} streams the server runs at "
+              "once", file=sys.stderr)
+        return ExitStatus.BAD_INPUT
     print(served.caption())
     if served.banner:
         print(f"WARNING: {served.banner}")
     options = StreamOptions(client_factory(args), backoff, served, args.max_frames, args.slot_wait)
     started = time.perf_counter()
-    done, errors, interrupted = run_videos(jobs, options, args.parallel or min(len(jobs), MAX_STREAMS))
+    done, errors, interrupted = run_videos(jobs, options, args.parallel or min(len(jobs), served.max_streams or len(jobs)))
     report(done, time.perf_counter() - started)
     for error in errors:
         print(f"error: {error}", file=sys.stderr)

@@ -21,7 +21,6 @@ from clients.stream_sender import UNREACHABLE, SendOutcome
 from clients.web_frames import FrameLimits
 from clients import overlay
 from gazesam.admission import SERVER_FULL_TEXT
-from gazesam.contracts import MAX_STREAMS
 
 STREAM_LIMIT_RETRY_S = 5.0
 SERVER_DOWN_RETRY_S = 2.0
@@ -54,7 +53,7 @@ def problem_message(kind: Problem, detail: str, server_url: str) -> dict:
     texts = {
         Problem.SERVER_DOWN: (f"The gazesam server at {server_url} does not answer. Start it (make web, or make "
                               "serve); this page carries on by itself once it answers.", SERVER_DOWN_RETRY_S),
-        Problem.STREAM_LIMIT: (f"The server is already running its {MAX_STREAMS} streams (other tabs or cameras). "
+        Problem.STREAM_LIMIT: ("The server is already running all the streams it takes (other tabs or cameras). "
                                f"Close one of them; this page tries again every {STREAM_LIMIT_RETRY_S:g} s.",
                                STREAM_LIMIT_RETRY_S),
         Problem.BAD_FRAME: (f"A camera frame was refused: {detail}", 0.0),

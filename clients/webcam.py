@@ -16,8 +16,7 @@ default ``output/webcam_<camera>.mp4``. The default install has headless OpenCV,
 A camera that delivers no frame for --stall-timeout seconds (unplugged, a file at its end) is reported
 and stopped; its recording is finalised and playable. When a stream stops, its last frame is sent once
 more with the end flag so the server frees the stream's slot at once; if that cannot reach the server,
-the server drops the stream when it has been silent past its lease (contracts.STREAM_LEASE_MIN_S to
-STREAM_LEASE_MAX_S). Server
+the server drops the stream when it has been silent past its lease (serving.toml [streams]). Server
 trouble is handled as in clients/video.py (retries with back-off, the stream started again, frames
 without an answer recorded unannotated and counted).
 """
@@ -53,7 +52,6 @@ from clients.server_options import (
 from clients.stream_loop import StreamFrame, send_stream
 from clients.stream_sender import SendOutcome, StreamSender
 from clients.video_writer import BackgroundVideoWriter, VideoOutputError
-from gazesam.contracts import MAX_STREAMS
 
 QUIT_KEYS = {ord("q"), 27}
 DEFAULT_RECORD_DIR = Path("output")
@@ -264,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     show = display_available()
     try:
         backoff = backoff_from(args)
-        if len(sources) > MAX_STREAMS or args.max_frames < 0 or not args.stall_timeout > 0:
-            raise ValueError(f"at most {MAX_STREAMS} cameras, --max-frames >= 0, --stall-timeout > 0")
+        if args.max_frames < 0 or not args.stall_timeout > 0:
+            raise ValueError("--max-frames must be >= 0 and --stall-timeout > 0")
         jobs = plan_jobs(sources, args.record, show)
     except (ValueError, CameraError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -276,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     except ServerNotReady as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitStatus.SERVER_NOT_READY
+    if served.max_streams and len(sources) > served.max_streams:
+        print(f"error: {len(sources)} cameras are more than the {served.max_streams} streams the server runs at once",
+              file=sys.stderr)
+        return ExitStatus.BAD_INPUT
     try:
         captures = open_cameras(jobs)
     except CameraError as exc:

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from clients.video_source import open_video, read_frames
-from gazesam.contracts import ENSEMBLE_INPUTS, MAX_FRAME_SIDE, MIN_FRAME_SIDE, TensorSpec
+from gazesam.contracts import ENSEMBLE, MAX_FRAME_SIDE, MIN_FRAME_SIDE, TensorSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEOS_DIR = ROOT.parent / "shared" / "media" / "videos"
@@ -48,7 +48,7 @@ class StreamFrame:
 
 
 def _input_spec(name: str) -> TensorSpec:
-    specs = {spec.name: spec for spec in ENSEMBLE_INPUTS}
+    specs = {spec.name: spec for spec in ENSEMBLE.inputs}
     if name not in specs:
         raise KeyError(f"the ensemble has no input {name!r}; gazesam.contracts lists {sorted(specs)}")
     return specs[name]

@@ -40,7 +40,7 @@ from pathlib import Path
 from tqdm import tqdm
 from tritonclient.utils import InferenceServerException
 
-from gazesam.contracts import ENSEMBLE_NAME
+from gazesam.contracts import ENSEMBLE
 from gazesam_triton.server_process import TritonProcess
 from perf.install_perf_analyzer import InstallError, install, version_line
 from perf.model_stats import snapshot_difference
@@ -97,7 +97,7 @@ class Target:
 def perf_analyzer_command(target: Target, concurrency: int, measurement: Measurement, csv_path: Path) -> list[str]:
     # No --sequence-length: a sequence then plays exactly one input stream, so FRAME_TIME only increases.
     # -v logs every measurement window, which shows why a level did not stabilise.
-    return [str(target.launcher), "-m", ENSEMBLE_NAME, "-u", target.url, "-i", target.protocol,
+    return [str(target.launcher), "-m", ENSEMBLE.key, "-u", target.url, "-i", target.protocol,
             f"--input-data={target.input_data}", f"--concurrency-range={concurrency}", *measurement.arguments(),
             "-f", str(csv_path), "--verbose-csv", "-v"]
 
@@ -215,9 +215,9 @@ def sweep(args: argparse.Namespace, launcher: Path, url: str, input_data: Path,
     """Run every level against the server at ``url``; adds the server's stand-in networks to ``context``."""
     stats = ServerStatistics(url, args.protocol)
     try:
-        if not stats.is_ready(ENSEMBLE_NAME):
-            raise RuntimeError(f"the server at {url} has no ready {ENSEMBLE_NAME!r} model")
-        composing = stats.composing_models(ENSEMBLE_NAME)
+        if not stats.is_ready(ENSEMBLE.key):
+            raise RuntimeError(f"the server at {url} has no ready {ENSEMBLE.key!r} model")
+        composing = stats.composing_models(ENSEMBLE.key)
         standins = stats.standin_models(composing)
         if standins:
             context.append("STAND-IN networks (random weights; their compute, not real results): "
@@ -237,8 +237,8 @@ def sweep(args: argparse.Namespace, launcher: Path, url: str, input_data: Path,
 def write_results(args: argparse.Namespace, points: list[SweepPoint], composing: list[str],
                   context: list[str]) -> str:
     write_sweep_csv(points, args.output_dir / "perf_analyzer.csv")
-    write_models_csv(points, ENSEMBLE_NAME, composing, args.output_dir / "composing_models.csv")
-    summary = summary_markdown(points, ENSEMBLE_NAME, composing, context)
+    write_models_csv(points, ENSEMBLE.key, composing, args.output_dir / "composing_models.csv")
+    summary = summary_markdown(points, ENSEMBLE.key, composing, context)
     (args.output_dir / "summary.md").write_text(summary + "\n")
     return summary
 
@@ -254,8 +254,8 @@ def run(args: argparse.Namespace) -> int:
         context.insert(0, f"server: {args.url} (given)")
         points, composing = sweep(args, launcher, args.url, input_data, context)
     else:
-        if not (args.model_repository / ENSEMBLE_NAME / "config.pbtxt").is_file():
-            raise FileNotFoundError(f"{args.model_repository} holds no {ENSEMBLE_NAME} ensemble: run 'make setup'")
+        if not (args.model_repository / ENSEMBLE.key / "config.pbtxt").is_file():
+            raise FileNotFoundError(f"{args.model_repository} holds no {ENSEMBLE.key} ensemble: run 'make setup'")
         print(f"starting tritonserver on {args.model_repository} ...", flush=True)
         with TritonProcess(args.model_repository, args.output_dir / "tritonserver.log") as server:
             url = server.grpc_url if args.protocol == "grpc" else server.http_url

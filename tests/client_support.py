@@ -14,9 +14,8 @@ from tritonclient.utils import InferenceServerException
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.admission import START_REQUIRED_TEXT
 from clients.video_source import open_video, read_frames
-from gazesam.contracts import MAX_STREAMS
 
-from conftest import shared_path
+from conftest import STREAMS, shared_path
 
 
 def write_clip(path: Path, source: str, frames: int) -> tuple[float, tuple[int, int]]:
@@ -44,8 +43,8 @@ def video_properties(path: Path) -> tuple[int, tuple[int, int], float]:
 
 
 def fill_every_slot(client: GazeSamClient, frame: np.ndarray) -> list[int]:
-    """Start MAX_STREAMS streams (one frame each, no end): the server is full; their IDs."""
-    streams = [new_stream_id() for _ in range(MAX_STREAMS)]
+    """Start STREAMS.max_streams streams (one frame each, no end): the server is full; their IDs."""
+    streams = [new_stream_id() for _ in range(STREAMS.max_streams)]
     for stream in streams:
         client.infer(frame, 0.0, stream, start=True)
     return streams
@@ -63,7 +62,7 @@ def end_streams(client: GazeSamClient, frame: np.ndarray, streams: list[int]) ->
 
 
 def assert_every_stream_slot_is_free(grpc_url: str, transport: str = "raw") -> None:
-    """All MAX_STREAMS streams can start: no stream a client ran still holds a slot on the server.
+    """All STREAMS.max_streams streams can start: no stream a client ran still holds a slot on the server.
 
     A stream left open (no end flag) would hold its slot until the server's idle timeout. Each ensemble
     has its own slots: ``transport`` ``jpeg`` checks ``gazesam_jpeg``'s, the others ``gazesam``'s.
@@ -72,7 +71,7 @@ def assert_every_stream_slot_is_free(grpc_url: str, transport: str = "raw") -> N
     frame = np.full((64, 64, 3), 90, np.uint8)
     started = []
     try:
-        for _ in range(MAX_STREAMS):
+        for _ in range(STREAMS.max_streams):
             stream = new_stream_id()
             client.infer(frame, 0.0, stream, start=True)
             started.append(stream)

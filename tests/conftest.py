@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from gazesam.admission import AdmissionPolicy
+
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 """``../shared`` beside the repository root: reference notes, real model weights, real media."""
 
@@ -25,6 +27,8 @@ def shared_dir() -> Path:
 
 
 ROOT = Path(__file__).resolve().parents[1]
+STREAMS = AdmissionPolicy()
+"""The admission of the packaged serving config, which the test repositories are generated with."""
 OFFLINE_REPOSITORY = ROOT / "model_repository"
 """The generated all-real offline repository (``make setup``): the tests of real outputs serve it."""
 STANDIN_REPOSITORY = ROOT / "model_repository_standin"

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gazesam.contracts import ENSEMBLE_OUTPUTS, Status
+from gazesam.contracts import ENSEMBLE, Status
 from gazesam.graph import pipeline_graph
 from gazesam.networks import model_set
 from gazesam.onnx_network import OnnxNetwork
@@ -75,7 +75,7 @@ def test_gated_and_ungated_pipelines_give_identical_outputs(repository):
     for i, frame in enumerate(frames_with_and_without_a_face()):
         a = gated(frame, i * 0.04, start=i == 0)
         b = ungated(frame, i * 0.04, start=i == 0)
-        for spec in ENSEMBLE_OUTPUTS:
+        for spec in ENSEMBLE.outputs:
             np.testing.assert_array_equal(a[spec.name], b[spec.name], err_msg=f"frame {i}: {spec.name}")
         statuses.append(Status(int(a["STATUS"][0])).name)
     assert "NO_FACE" in statuses and statuses[0] != "NO_FACE", statuses

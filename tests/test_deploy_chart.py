@@ -17,7 +17,7 @@ import pytest
 import yaml
 from google.protobuf import json_format
 
-from gazesam.contracts import ENSEMBLE_NAME, JPEG_ENSEMBLE_NAME, STREAM_ID_HEADER
+from gazesam.contracts import ENSEMBLE, JPEG_ENSEMBLE, STREAM_ID_HEADER
 from gazesam.pipeline_metrics import ACTIVE_STREAMS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def test_the_proxy_parses_against_envoys_api_and_hashes_every_route_on_the_clien
         assert cluster.common_lb_config.healthy_panic_threshold.value == 0
         (endpoint,) = cluster.load_assignment.endpoints[0].lb_endpoints
         assert endpoint.endpoint.address.socket_address.address == "demo-gazesam-triton.video.svc.cluster.local"
-        assert cluster.health_checks[0].http_health_check.path == f"/v2/models/{ENSEMBLE_NAME}/ready"
+        assert cluster.health_checks[0].http_health_check.path == f"/v2/models/{ENSEMBLE.key}/ready"
     for listener in bootstrap.static_resources.listeners:
         manager = http_connection_manager_pb2.HttpConnectionManager()
         listener.filter_chains[0].filters[0].typed_config.Unpack(manager)
@@ -140,8 +140,8 @@ def test_probes_check_liveness_readiness_of_the_server_and_its_ensembles_and_all
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 600, "too short for engine builds"
     command = container["readinessProbe"]["exec"]["command"]
     assert command[:3] == ["python3", "-m", "gazesam_triton.health_probe"]
-    assert {arg.split("=", 1)[1] for arg in command if arg.startswith("--model=")} == {ENSEMBLE_NAME,
-                                                                                      JPEG_ENSEMBLE_NAME}
+    assert {arg.split("=", 1)[1] for arg in command if arg.startswith("--model=")} == {ENSEMBLE.key,
+                                                                                      JPEG_ENSEMBLE.key}
 
 
 def test_termination_outlasts_the_pre_stop_wait_plus_tritons_exit_timeout():

@@ -27,11 +27,10 @@ from tritonclient.utils import InferenceServerException, triton_to_np_dtype
 
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from gazesam.contracts import (
-    ENSEMBLE_NAME,
+    ENSEMBLE,
     FRAME_IMAGE,
     FRAME_SIZE,
-    JPEG_ENSEMBLE_INPUTS,
-    JPEG_ENSEMBLE_NAME,
+    JPEG_ENSEMBLE,
     MAX_FRAME_SIDE,
     MAX_JPEG_BYTES,
     MAX_PROMPTS,
@@ -64,13 +63,13 @@ class Server:
         self.process = process
         self.grpc = grpcclient.InferenceServerClient(process.grpc_url)
 
-    def infer(self, inputs: list, model: str = ENSEMBLE_NAME, stream: bool = True, **sequence) -> None:
+    def infer(self, inputs: list, model: str = ENSEMBLE.key, stream: bool = True, **sequence) -> None:
         """Infer on ``model``; ``stream``: as the one frame of a new stream, unless ``sequence`` gives the flags."""
         if stream and not sequence:
             sequence = {"sequence_id": new_stream_id(), "sequence_start": True, "sequence_end": True}
         self.grpc.infer(model, inputs, client_timeout=ANSWER_WITHIN_S, **sequence)
 
-    def post(self, body: bytes, headers: dict[str, str] | None = None, model: str = ENSEMBLE_NAME) -> None:
+    def post(self, body: bytes, headers: dict[str, str] | None = None, model: str = ENSEMBLE.key) -> None:
         """POST ``body`` to ``model``'s HTTP infer endpoint; raises RuntimeError with the status and error text."""
         request = urllib.request.Request(
             f"http://{self.process.http_url}/v2/models/{model}/infer", data=body, method="POST",
@@ -109,7 +108,7 @@ def http_json_body(inputs: list[dict], binary: bytes = b"") -> tuple[bytes, dict
     return header + binary, {"Inference-Header-Content-Length": str(len(header))}
 
 
-def _declared_shape_bomb(server: Server, model: str = ENSEMBLE_NAME) -> None:
+def _declared_shape_bomb(server: Server, model: str = ENSEMBLE.key) -> None:
     """227 bytes of JSON declaring a 3 TB FRAME: Triton 2.51's HTTP parser allocates by the shape and aborts."""
     body = json.dumps({"inputs": [
         {"name": FRAME_NAME, "shape": [1000000, 1000000, 3], "datatype": "UINT8", "data": [0]},
@@ -138,13 +137,13 @@ def _raw_http(server: Server, request: bytes) -> None:
 
 
 def _chunked_body(server: Server) -> None:
-    _raw_http(server, f"POST /v2/models/{ENSEMBLE_NAME}/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+    _raw_http(server, f"POST /v2/models/{ENSEMBLE.key}/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                       "Connection: close\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n".encode())
 
 
 def _declared_300mb_body(server: Server) -> None:
     """A Content-Length of 300 MB, with no body sent: refused from the header, before any of it is read."""
-    _raw_http(server, f"POST /v2/models/{ENSEMBLE_NAME}/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 300000000\r\n"
+    _raw_http(server, f"POST /v2/models/{ENSEMBLE.key}/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 300000000\r\n"
                       "Connection: close\r\n\r\n".encode())
 
 
@@ -201,10 +200,10 @@ def _decoder_for_a_huge_frame(server: Server) -> None:
 
 
 def _jpeg(server: Server, data: bytes) -> None:
-    encoded = JPEG_ENSEMBLE_INPUTS[0]
+    encoded = JPEG_ENSEMBLE.inputs[0]
     server.infer(
         [tensor(encoded.name, np.frombuffer(data, np.uint8).copy(), "UINT8"), frame_time([0.0])],
-        model=JPEG_ENSEMBLE_NAME,
+        model=JPEG_ENSEMBLE.key,
     )
 
 
@@ -296,7 +295,7 @@ CASES = [
     Case("HTTP Content-Length 300 MB", _declared_300mb_body, "HTTP/1.1 413 Payload Too Large"),
     # --- frame_check, the shared first step, called directly ---------------------------------------------
     Case("frame_check with FRAME and JPEG_FRAME, direct", lambda s: s.infer(
-        [frame(OK_FRAME), frame_time([0.0]), tensor(JPEG_ENSEMBLE_INPUTS[0].name, np.zeros(10, np.uint8), "UINT8")],
+        [frame(OK_FRAME), frame_time([0.0]), tensor(JPEG_ENSEMBLE.inputs[0].name, np.zeros(10, np.uint8), "UINT8")],
         model="frame_check"), "send exactly one of FRAME (ensemble gazesam) or JPEG_FRAME"),
     Case("frame_check with neither, direct", lambda s: s.infer([frame_time([0.0])], model="frame_check"),
          "send exactly one of FRAME"),

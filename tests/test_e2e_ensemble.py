@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from clients.gazesam_client import GazeSamClient, new_stream_id
-from gazesam.contracts import ENSEMBLE_OUTPUTS, MASK_ON, Status
+from gazesam.contracts import ENSEMBLE, MASK_ON, Status
 from gazesam.pipeline import InProcessPipeline
 
 from real_media import video_frame
@@ -55,7 +55,7 @@ def test_served_ensemble_equals_in_process_pipeline(server, pipeline, frames, pr
     for name, frame in frames.items():
         served = served_outputs(client, frame)
         expected = pipeline(frame, 0.0, start=True, end=True)
-        for spec in ENSEMBLE_OUTPUTS:
+        for spec in ENSEMBLE.outputs:
             assert served[spec.name].dtype == expected[spec.name].dtype, (name, spec.name)
             np.testing.assert_array_equal(served[spec.name], expected[spec.name], err_msg=f"{name}: {spec.name}")
         assert served["MASK"].shape == frame.shape[:2]

@@ -11,7 +11,7 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from clients.gazesam_client import GazeSamClient, new_stream_id
-from gazesam.contracts import ENSEMBLE_OUTPUTS, JPEG_ENSEMBLE_INPUTS, JPEG_ENSEMBLE_NAME
+from gazesam.contracts import ENSEMBLE, JPEG_ENSEMBLE
 
 from conftest import shared_path
 
@@ -22,13 +22,13 @@ pytestmark = pytest.mark.e2e
 def infer_jpeg(url: str, data: np.ndarray, frame_time: float, stream: int) -> dict[str, np.ndarray]:
     client = grpcclient.InferenceServerClient(url)
     tensors = []
-    for spec, value in zip(JPEG_ENSEMBLE_INPUTS, (data, np.array([frame_time], np.float64))):
+    for spec, value in zip(JPEG_ENSEMBLE.inputs, (data, np.array([frame_time], np.float64))):
         tensor = grpcclient.InferInput(spec.name, list(value.shape), "UINT8" if spec.dtype == "uint8" else "FP64")
         tensor.set_data_from_numpy(value)
         tensors.append(tensor)
-    response = client.infer(JPEG_ENSEMBLE_NAME, tensors, sequence_id=stream, sequence_start=True,
+    response = client.infer(JPEG_ENSEMBLE.key, tensors, sequence_id=stream, sequence_start=True,
                             sequence_end=True, client_timeout=60)
-    return {spec.name: response.as_numpy(spec.name) for spec in ENSEMBLE_OUTPUTS}
+    return {spec.name: response.as_numpy(spec.name) for spec in ENSEMBLE.outputs}
 
 
 @pytest.mark.parametrize("image", ["webcam_man_bookshelf.jpg", "kitchen_table_cups.jpg"])

@@ -19,11 +19,13 @@ import pytest
 from tritonclient.utils import InferenceServerException
 
 from clients.gazesam_client import GazeSamClient, new_stream_id
-from gazesam.contracts import MAX_STREAMS, Status
+from gazesam.contracts import Status
 from gazesam.pipeline_metrics import PIPELINE_METRICS
 from gazesam_triton.server_process import free_port
 
 from real_media import downscaled_clip
+
+from conftest import STREAMS
 
 pytestmark = pytest.mark.e2e
 
@@ -60,13 +62,13 @@ def test_metrics_follow_a_known_sequence_of_requests(server):
     client = GazeSamClient(server.grpc_url, timeout_s=60)
     frames, _ = downscaled_clip("father_daughter_toys.mp4", 2, 320)
     statuses: Counter = Counter()
-    streams = [new_stream_id() for _ in range(MAX_STREAMS)]
+    streams = [new_stream_id() for _ in range(STREAMS.max_streams)]
     for stream in streams:
         statuses[client.infer(frames[0], 0.0, stream, start=True).status] += 1
     running = scrape(server)
-    assert value(running, "gazesam_active_streams", model="frame_check") == MAX_STREAMS
+    assert value(running, "gazesam_active_streams", model="frame_check") == STREAMS.max_streams
 
-    with pytest.raises(InferenceServerException, match=f"at most {MAX_STREAMS} concurrent streams"):
+    with pytest.raises(InferenceServerException, match=f"at most {STREAMS.max_streams} concurrent streams"):
         client.infer(frames[0], 0.0, new_stream_id(), start=True)
     with pytest.raises(InferenceServerException, match="FRAME"):
         client.infer(np.zeros((8, 8, 3), np.uint8), 0.04, streams[0])  # too small: refused, the stream goes on
@@ -89,7 +91,7 @@ def test_metrics_follow_a_known_sequence_of_requests(server):
     assert failures == {"stream_limit": 1, "bad_input": 2, "unknown_stream": 2, "internal": 0}
     by_status = {status: value(done, "gazesam_frames_total", status=status.name.lower()) for status in Status}
     assert by_status == {status: statuses[status] for status in Status}
-    assert sum(by_status.values()) == 2 * MAX_STREAMS
+    assert sum(by_status.values()) == 2 * STREAMS.max_streams
     assert value(done, "gazesam_held_masks") == 0  # every stream has ended
     later_steps = [v for (name, labels), v in done.items()
                    if name == "gazesam_step_failures_total" and ("model", "frame_check") not in labels]

@@ -22,7 +22,7 @@ from clients import video
 from clients.gazesam_client import GazeSamClient
 from clients.server_options import StreamConnector
 from clients.server_ring import ServerRing
-from gazesam.contracts import ENSEMBLE_NAME
+from gazesam.contracts import ENSEMBLE
 from gazesam_triton.server_process import TritonProcess
 
 from conftest import STANDIN_REPOSITORY, generated
@@ -71,7 +71,7 @@ def served_frames(server: TritonProcess) -> int:
     """Requests the server's gazesam ensemble answered so far (Triton's own statistics)."""
     client = grpcclient.InferenceServerClient(server.grpc_url)
     try:
-        stats = client.get_inference_statistics(ENSEMBLE_NAME, as_json=True)
+        stats = client.get_inference_statistics(ENSEMBLE.key, as_json=True)
     finally:
         client.close()
     return int(stats["model_stats"][0]["inference_stats"]["success"].get("count", 0))

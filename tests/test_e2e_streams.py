@@ -14,15 +14,20 @@ import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
+from build_engines.__main__ import main as build_engines
+from clients import video
 from clients.backoff import Backoff
+from clients.exit_status import ExitStatus
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from clients.stream_sender import StreamSender
-from gazesam.contracts import ENSEMBLE_OUTPUTS, MAX_STREAMS, STREAM_LEASE_MAX_S, STREAM_LEASE_MIN_S
+from gazesam.contracts import ENSEMBLE
 from gazesam.pipeline import InProcessPipeline
+from gazesam.serving import DEFAULT_SERVING_PATH
+from gazesam_triton.server_process import TritonProcess
 
 from client_support import end_streams, fill_every_slot
 from real_media import downscaled_clip
-from conftest import STANDIN_REPOSITORY as REPOSITORY
+from conftest import ROOT, STANDIN_REPOSITORY as REPOSITORY, STREAMS, shared_path
 
 CLIP_FRAMES = 24
 
@@ -38,7 +43,7 @@ def clip(name: str, frames: int = CLIP_FRAMES, width: int = 640) -> tuple[list[n
 def assert_same(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]], what: str) -> None:
     assert len(a) == len(b)
     for i, (x, y) in enumerate(zip(a, b)):
-        for spec in ENSEMBLE_OUTPUTS:
+        for spec in ENSEMBLE.outputs:
             np.testing.assert_array_equal(x[spec.name], y[spec.name], err_msg=f"{what}: frame {i} {spec.name}")
 
 
@@ -129,13 +134,13 @@ def test_an_ended_stream_frees_its_slot(server):
     streams = fill_every_slot(client, frame)
     extra = new_stream_id()
     started = time.perf_counter()
-    with pytest.raises(InferenceServerException, match=f"at most {MAX_STREAMS} concurrent streams"):
+    with pytest.raises(InferenceServerException, match=f"at most {STREAMS.max_streams} concurrent streams"):
         client.infer(frame, 0.0, extra, start=True)
-    print(f"stream {MAX_STREAMS + 1} refused in {time.perf_counter() - started:.2f} s")
+    print(f"stream {STREAMS.max_streams + 1} refused in {time.perf_counter() - started:.2f} s")
     client.infer(frame, 0.04, streams[0], end=True)  # the first stream's last frame frees its slot
     assert client.infer(frame, 0.0, extra, start=True, end=True).face_track_id == 0
     end_streams(client, frame, streams[1:])
-    for _ in range(MAX_STREAMS):  # every slot is free again
+    for _ in range(STREAMS.max_streams):  # every slot is free again
         client.infer(frame, 0.0, new_stream_id(), start=True, end=True)
 
 
@@ -190,14 +195,14 @@ def test_refused_and_failed_starts_never_keep_a_new_stream_waiting(server):
     running = fill_every_slot(client, frame)
     refusals: dict[str, int] = {}
     started = time.perf_counter()
-    for i in range(3 * MAX_STREAMS + 8):  # more refused starts than Triton has sequence slots per model (64)
+    for i in range(3 * STREAMS.max_streams + 8):  # more refused starts than Triton has sequence slots per model (64)
         bad = {0: (frame, float("nan")), 1: (np.zeros((8, 8, 3), np.uint8), 0.0)}.get(i % 4, (frame, 0.0))
         with pytest.raises(InferenceServerException) as refused:
             client.infer(*bad, new_stream_id(), start=True)
         refusals[refused.value.status()] = refusals.get(refused.value.status(), 0) + 1
     print(f"{sum(refusals.values())} refused starts in {time.perf_counter() - started:.1f} s: {refusals}")
     answer, seconds = timed(lambda: client.infer(frame, 0.0, new_stream_id(), start=True, end=True))
-    print(f"a new stream while {MAX_STREAMS} run: answered in {seconds:.2f} s: {answer}")
+    print(f"a new stream while {STREAMS.max_streams} run: answered in {seconds:.2f} s: {answer}")
     assert isinstance(answer, InferenceServerException) and "concurrent streams" in answer.message()
     assert answer.status() == "StatusCode.UNAVAILABLE" and seconds < ANSWER_S
     client.infer(frame, 0.04, running.pop(), end=True)
@@ -211,7 +216,7 @@ def test_refused_and_failed_starts_never_keep_a_new_stream_waiting(server):
 def test_abandoned_streams_free_their_slots_after_their_lease(server):
     client = GazeSamClient(server.grpc_url, "grpc", timeout_s=20)
     frame = np.full((64, 64, 3), 90, np.uint8)
-    abandoned = [new_stream_id() for _ in range(MAX_STREAMS)]
+    abandoned = [new_stream_id() for _ in range(STREAMS.max_streams)]
     for stream in abandoned:  # each sends a few frames at the server's pace, then stops without an end flag
         for i in range(3):
             client.infer(frame, i * 0.04, stream, start=i == 0)
@@ -223,11 +228,11 @@ def test_abandoned_streams_free_their_slots_after_their_lease(server):
         waited = time.perf_counter() - started
         if not isinstance(answer, InferenceServerException):
             break
-        assert waited < STREAM_LEASE_MAX_S, "no slot freed within the longest lease"
+        assert waited < STREAMS.lease_max_s, "no slot freed within the longest lease"
         time.sleep(0.5)
-    print(f"{MAX_STREAMS} abandoned streams: a new stream was admitted after {waited:.1f} s "
-          f"(lease {STREAM_LEASE_MIN_S:g}-{STREAM_LEASE_MAX_S:g} s)")
-    assert waited < 2 * STREAM_LEASE_MIN_S  # a fast server's pace: the shortest lease, not the longest
+    print(f"{STREAMS.max_streams} abandoned streams: a new stream was admitted after {waited:.1f} s "
+          f"(lease {STREAMS.lease_min_s:g}-{STREAMS.lease_max_s:g} s)")
+    assert waited < 2 * STREAMS.lease_min_s  # a fast server's pace: the shortest lease, not the longest
     with pytest.raises(InferenceServerException, match="must specify the START flag"):
         client.infer(frame, 0.2, abandoned[0])  # a dropped stream is told to start again
 
@@ -235,8 +240,6 @@ def test_abandoned_streams_free_their_slots_after_their_lease(server):
 @pytest.fixture
 def fresh_server(tmp_path):
     """A server of its own: no stream an earlier test dropped still holds a slot here."""
-    from gazesam_triton.server_process import TritonProcess
-
     with TritonProcess(REPOSITORY, tmp_path / "tritonserver.log") as process:
         yield process
 
@@ -272,3 +275,27 @@ def test_a_sender_starts_its_stream_again_after_a_refused_frame(server):
     sender.close()
     assert [o.result is not None for o in outcomes] == [True, False, True]
     assert "got 8x8" in outcomes[1].error and outcomes[2].started_stream
+
+
+def test_a_server_written_with_two_streams_runs_two_and_says_so(tmp_path, monkeypatch):
+    """The serving config's max_streams reaches the running server (frame_check's config) and its clients."""
+    serving = tmp_path / "serving.toml"
+    serving.write_text(DEFAULT_SERVING_PATH.read_text().replace("max_streams = 16", "max_streams = 2"))
+    monkeypatch.setenv("GAZESAM_SERVING", str(serving))
+    repo = tmp_path / "repo"
+    assert build_engines(["--models-dir", str(ROOT / "models"), "repository", "--out", str(repo),
+                          "--models", "standin"]) == 0
+    with TritonProcess(repo, tmp_path / "server.log") as server:
+        client = GazeSamClient(server.grpc_url, "grpc", timeout_s=30)
+        assert client.served_models().max_streams == 2
+        frame = np.full((64, 64, 3), 90, np.uint8)
+        streams = [new_stream_id() for _ in range(2)]
+        for stream in streams:
+            client.infer(frame, 0.0, stream, start=True)
+        with pytest.raises(InferenceServerException, match="at most 2 concurrent streams"):
+            client.infer(frame, 0.0, new_stream_id(), start=True)
+        end_streams(client, frame, streams)
+        video_file = str(shared_path("media", "videos", "woman_cup_shelf.mp4"))
+        status = video.main(["--video", video_file, "--parallel", "3", "--url", server.grpc_url,
+                             "--output-dir", str(tmp_path / "out")])
+        assert status == ExitStatus.BAD_INPUT  # it asked the server how many streams it runs

@@ -7,9 +7,9 @@ import pytest
 
 from gazesam.contracts import (
     DEPTH,
-    ENSEMBLE_INPUTS,
+    ENSEMBLE,
     FRAME_IMAGE,
-    JPEG_ENSEMBLE_INPUTS,
+    JPEG_ENSEMBLE,
     MAX_FRAME_SIDE,
     MAX_JPEG_BYTES,
     MAX_PROMPTS,
@@ -32,7 +32,7 @@ from gazesam.input_limits import (
 from gazesam.networks import model_set
 from gazesam.steps import python_steps
 
-FRAME = ENSEMBLE_INPUTS[0]
+FRAME = ENSEMBLE.inputs[0]
 BOXES = SAM_DECODER.input("boxes")
 
 
@@ -43,7 +43,7 @@ def step_input(step: str, name: str):
 def test_each_tensor_gets_the_limits_of_its_kind():
     assert limits_for(FRAME) == FRAME_LIMITS
     assert limits_for(FRAME_IMAGE) == FRAME_LIMITS  # what a served frame network takes
-    assert limits_for(JPEG_ENSEMBLE_INPUTS[0]) == ENCODED_FRAME_LIMITS
+    assert limits_for(JPEG_ENSEMBLE.inputs[0]) == ENCODED_FRAME_LIMITS
     assert limits_for(BOXES) == NETWORK_TENSOR_LIMITS
     assert limits_for(step_input("mask_select", "PROMPT_MASKS")) == PROMPT_MASK_LIMITS  # the decoder's masks
     assert limits_for(PROMPT_MASKS) == PROMPT_MASK_LIMITS
@@ -80,7 +80,7 @@ def test_frames_within_the_byte_limit_are_left_to_frame_check():
 
 
 def test_encoded_frames_are_bounded_by_the_jpeg_byte_limit():
-    jpeg = JPEG_ENSEMBLE_INPUTS[0]
+    jpeg = JPEG_ENSEMBLE.inputs[0]
     check_input_shape(jpeg, (MAX_JPEG_BYTES,))
     with pytest.raises(InputLimitError, match=f"exceeds the limit {MAX_JPEG_BYTES}"):
         check_input_shape(jpeg, (MAX_JPEG_BYTES + 1,))

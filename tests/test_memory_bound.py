@@ -17,7 +17,7 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from clients.gazesam_client import GazeSamClient, new_stream_id
-from gazesam.contracts import ENSEMBLE_NAME
+from gazesam.contracts import ENSEMBLE
 from gazesam_triton.process_memory import process_tree, tree_memory
 from gazesam_triton.server_leftovers import SHM_DIR, region_prefix
 from gazesam_triton.server_process import TritonProcess
@@ -50,7 +50,7 @@ def huge_frame(server: TritonProcess, side: int) -> str:
     frame_time.set_data_from_numpy(np.zeros(1))
     with pytest.raises(InferenceServerException) as refused:
         grpcclient.InferenceServerClient(server.grpc_url).infer(
-            ENSEMBLE_NAME, [frame, frame_time], sequence_id=new_stream_id(), sequence_start=True, sequence_end=True,
+            ENSEMBLE.key, [frame, frame_time], sequence_id=new_stream_id(), sequence_start=True, sequence_end=True,
             client_timeout=120)
     return refused.value.message()
 

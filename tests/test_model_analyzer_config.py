@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gazesam.contracts import ENSEMBLE_NAME, MAX_STREAMS
+from gazesam.contracts import ENSEMBLE
 from gazesam.graph import pipeline_graph
 from gazesam.networks import model_set
+
+from conftest import STREAMS
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "deploy" / "model_analyzer" / "gazesam.yaml"
@@ -99,10 +101,10 @@ def test_flags_constraints_and_objectives_are_model_analyzers_own(config):
 
 def test_it_searches_the_ensembles_composing_models_under_a_latency_budget(config):
     assert config["run_config_search_mode"] == "quick"  # model_analyzer's search mode for ensembles
-    assert list(config["profile_models"]) == [ENSEMBLE_NAME]
-    assert config["profile_models"][ENSEMBLE_NAME]["constraints"]["perf_latency_p99"]["max"] > 0
+    assert list(config["profile_models"]) == [ENSEMBLE.key]
+    assert config["profile_models"][ENSEMBLE.key]["constraints"]["perf_latency_p99"]["max"] > 0
     assert config["run_config_search_max_instance_count"] > 1 and config["run_config_search_max_model_batch_size"] > 1
-    assert config["run_config_search_max_concurrency"] == MAX_STREAMS
+    assert config["run_config_search_max_concurrency"] == STREAMS.max_streams
 
 
 def test_the_cpu_only_models_are_exactly_the_python_steps_of_the_served_ensemble(config):
@@ -113,6 +115,6 @@ def test_the_cpu_only_models_are_exactly_the_python_steps_of_the_served_ensemble
 def test_the_input_data_is_what_perf_input_data_writes(config):
     from perf.perf_input_data import DEFAULT_OUTPUT
 
-    flags = config["profile_models"][ENSEMBLE_NAME]["perf_analyzer_flags"]
+    flags = config["profile_models"][ENSEMBLE.key]["perf_analyzer_flags"]
     assert ROOT / flags["input-data"] == DEFAULT_OUTPUT
     assert "sequence-length" not in flags  # a longer sequence would loop a stream and send FRAME_TIME backwards

@@ -19,7 +19,7 @@ from build_engines.manifest import published_networks
 from clients.gazesam_client import GazeSamClient, new_stream_id
 from build_engines.form_probe import FormProbe
 from gazesam import sam
-from gazesam.contracts import ENSEMBLE_OUTPUTS, MASK_ON, Status
+from gazesam.contracts import ENSEMBLE, MASK_ON, Status
 from gazesam.graph import pipeline_graph
 from gazesam.model_files import load_checked, read_provenance
 from gazesam.networks import MODEL_SETS, ROLES, families_of, model_set
@@ -176,7 +176,7 @@ def test_served_offline_set_equals_in_process_and_names_its_families(offline_ser
     for name, frame in frames.items():
         served = client.infer(frame, 0.0, new_stream_id(), start=True, end=True).to_outputs()
         expected = pipeline(frame, 0.0, start=True, end=True)
-        for spec in ENSEMBLE_OUTPUTS:
+        for spec in ENSEMBLE.outputs:
             np.testing.assert_array_equal(served[spec.name], expected[spec.name], err_msg=f"{name}: {spec.name}")
         assert set(np.unique(served["MASK"])) <= {0, MASK_ON}
         statuses.append(Status(int(served["STATUS"][0])))

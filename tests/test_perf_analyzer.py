@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gazesam.contracts import ENSEMBLE_NAME
+from gazesam.contracts import ENSEMBLE
 from gazesam.graph import pipeline_graph
 from gazesam.pipeline import repository_model_set
 from perf.install_perf_analyzer import (EXPECTED_VERSION_LINE, InstallError, install, launcher_path,
@@ -122,8 +122,8 @@ def test_sweep_measures_the_ensemble_and_every_composing_model(perf_analyzer, se
     composing = {node.model for node in pipeline_graph(repository_model_set(STANDIN_REPOSITORY))}  # the served set
     for concurrency in ("1", "2"):
         rows = {row["model"]: row for row in models if row["concurrency"] == concurrency}
-        assert set(rows) == composing | {ENSEMBLE_NAME}
-        frames = int(rows[ENSEMBLE_NAME]["requests"])
+        assert set(rows) == composing | {ENSEMBLE.key}
+        frames = int(rows[ENSEMBLE.key]["requests"])
         # 6 measured requests, plus at most the rest of each open sequence that perf_analyzer ends on exit;
         # nothing from the warm-up run or the other level.
         assert 6 <= frames <= 6 + int(concurrency) * 3, logs

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gazesam.contracts import MAX_STREAMS, Status
+from gazesam.contracts import Status
 from gazesam.frame_check import FrameError
 from gazesam.mask_hold import Target
 from gazesam.networks import model_set
@@ -19,6 +19,8 @@ from gazesam.step import Step
 from gazesam.steps import python_steps
 from gazesam.admission import StreamLimitError, UnknownStreamError
 from gazesam.streams import StepInstance
+
+from conftest import STREAMS
 
 SERVED = model_set("standin")
 STEPS = python_steps(SERVED)
@@ -75,16 +77,16 @@ def test_every_series_starts_at_zero_and_only_where_the_step_can_report_it():
 def test_sixteen_streams_run_the_seventeenth_is_refused_and_ends_free_slots():
     instance, series = StepInstance(STEPS["frame_check"], SETTINGS), Series()
     series.apply(initial_updates(instance.step))
-    for stream in range(1, MAX_STREAMS + 1):
+    for stream in range(1, STREAMS.max_streams + 1):
         run(instance, series, stream, start=True)
-    assert series.value("gazesam_active_streams", model="frame_check") == MAX_STREAMS
-    run(instance, series, MAX_STREAMS + 1, start=True)
+    assert series.value("gazesam_active_streams", model="frame_check") == STREAMS.max_streams
+    run(instance, series, STREAMS.max_streams + 1, start=True)
     assert series.value("gazesam_streams_refused_total", model="frame_check") == 1
     assert series.value("gazesam_step_failures_total", model="frame_check", reason="stream_limit") == 1
-    assert series.value("gazesam_active_streams", model="frame_check") == MAX_STREAMS
+    assert series.value("gazesam_active_streams", model="frame_check") == STREAMS.max_streams
     for stream in (1, 2, 3):
         run(instance, series, stream, start=False, end=True)
-    assert series.value("gazesam_active_streams", model="frame_check") == MAX_STREAMS - 3
+    assert series.value("gazesam_active_streams", model="frame_check") == STREAMS.max_streams - 3
     run(instance, series, 999, start=False)  # a stream the server does not run
     run(instance, series, 4, start=False, frame=np.zeros((8, 8, 3), np.uint8))  # too small
     assert series.value("gazesam_step_failures_total", model="frame_check", reason="unknown_stream") == 1

@@ -26,7 +26,7 @@ from build_engines.form_probe import FormProbe
 from build_engines.engine_manifest import EngineManifest, PlanRecord, file_sha256, write_manifest
 from build_engines.manifest import choose_model_file
 from build_engines.profiles import ORDER_NOTE
-from gazesam.contracts import ENSEMBLE_NAME, FACE_BOX_INPUT, FRAME_IMAGE, FRAME_SIZE, LANDMARK_POINTS, MAX_PROMPTS
+from gazesam.contracts import ENSEMBLE, FACE_BOX_INPUT, FRAME_IMAGE, FRAME_SIZE, LANDMARK_POINTS, MAX_PROMPTS
 from gazesam.networks import Network, model_set
 from gazesam.pipeline import repository_model_set
 
@@ -112,8 +112,8 @@ def test_profiles_change_only_the_network_models(repos):
         for step in step_dirs:
             assert (repo / step / "config.pbtxt").read_text() == (cpu / step / "config.pbtxt").read_text(), (profile, step)
             assert (repo / step / "1" / "model.py").read_text() == (cpu / step / "1" / "model.py").read_text()
-    assert configs[ENSEMBLE_NAME].platform == "ensemble"
-    ensembles = {p: parsed(r / ENSEMBLE_NAME / "config.pbtxt") for p, r in repos.items()}
+    assert configs[ENSEMBLE.key].platform == "ensemble"
+    ensembles = {p: parsed(r / ENSEMBLE.key / "config.pbtxt") for p, r in repos.items()}
     for profile, ensemble in ensembles.items():  # same models, same tensor wiring (gates aside)
         assert [s.model_name for s in ensemble.ensemble_scheduling.step] == \
                [s.model_name for s in ensembles["cpu"].ensemble_scheduling.step]

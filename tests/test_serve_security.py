@@ -25,7 +25,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from clients.gazesam_client import GazeSamClient, new_stream_id
-from gazesam.contracts import ENSEMBLE_NAME, Status
+from gazesam.contracts import ENSEMBLE, Status
 from gazesam.networks import model_set
 from gazesam_triton.admin_key import ADMIN_HEADER, GRPC_HEADER_PREFIX, admin_headers, ensure_admin_key, read_admin_key
 from gazesam_triton.serve import build_parser, server_command
@@ -131,7 +131,7 @@ class Launched:
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory):
     """``python -m gazesam_triton.serve`` with no ``--host``: exactly what a user runs."""
-    if not (REPOSITORY / ENSEMBLE_NAME / "config.pbtxt").is_file():
+    if not (REPOSITORY / ENSEMBLE.key / "config.pbtxt").is_file():
         pytest.fail(f"{REPOSITORY} is not generated: run 'make setup' first")
     ports = free_port(), free_port(), free_port()
     command = [sys.executable, "-m", "gazesam_triton.serve", f"--model-repository={REPOSITORY}",
@@ -202,15 +202,15 @@ def test_clients_cannot_load_or_unload_models_even_with_the_admin_key(launched, 
     http = httpclient.InferenceServerClient(f"127.0.0.1:{launched.http_port}")
     g, h = admin_headers("grpc"), admin_headers("http")
     attempts = {
-        "grpc unload gazesam": lambda: grpc.unload_model(ENSEMBLE_NAME, headers=g),
+        "grpc unload gazesam": lambda: grpc.unload_model(ENSEMBLE.key, headers=g),
         "grpc unload face_detector": lambda: grpc.unload_model(FACE_MODEL, headers=g),
-        "grpc reload gazesam": lambda: grpc.load_model(ENSEMBLE_NAME, headers=g),
+        "grpc reload gazesam": lambda: grpc.load_model(ENSEMBLE.key, headers=g),
         "grpc upload a new model": lambda: grpc.load_model(
             "intruder", config=intruder_config, files={"file:1/model.py": intruder_code}, headers=g),
-        "http unload gazesam": lambda: http.unload_model(ENSEMBLE_NAME, headers=h),
+        "http unload gazesam": lambda: http.unload_model(ENSEMBLE.key, headers=h),
         "http upload a new model": lambda: http.load_model(
             "intruder", config=intruder_config, files={"file:1/model.py": intruder_code}, headers=h),
-        "grpc unload without the key": lambda: grpc.unload_model(ENSEMBLE_NAME),
+        "grpc unload without the key": lambda: grpc.unload_model(ENSEMBLE.key),
     }
     for name, attempt in attempts.items():
         with pytest.raises(InferenceServerException) as refused:
@@ -218,8 +218,8 @@ def test_clients_cannot_load_or_unload_models_even_with_the_admin_key(launched, 
         print(f"{name}: refused: {refused.value.message()}")
     assert not marker.exists()
     index = {entry["name"]: entry.get("state") for entry in http.get_model_repository_index(headers=admin_headers("http"))}
-    assert "intruder" not in index and index[ENSEMBLE_NAME] == "READY"
-    assert grpc.is_model_ready(ENSEMBLE_NAME) and grpc.is_model_ready(FACE_MODEL)
+    assert "intruder" not in index and index[ENSEMBLE.key] == "READY"
+    assert grpc.is_model_ready(ENSEMBLE.key) and grpc.is_model_ready(FACE_MODEL)
     image = cv2.imread(str(shared_path("media", "images", "webcam_man_bookshelf.jpg")))
     result = GazeSamClient(f"127.0.0.1:{launched.grpc_port}", "grpc").infer(image, 0.0, new_stream_id(), True, True)
     assert result.status != Status.NO_FACE  # and the ensemble keeps serving

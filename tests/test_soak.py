@@ -21,16 +21,17 @@ import pytest
 from tqdm import tqdm
 
 from clients.gazesam_client import GazeSamClient, new_stream_id
-from gazesam.contracts import MAX_STREAMS
 from tritonclient.utils import InferenceServerException
 
 from gazesam_triton.process_memory import TreeMemory, tree_memory
 
 from real_media import downscaled_clip
 
+from conftest import STREAMS as ADMISSION
+
 
 STREAMS = 12
-CHURN_SLOTS = MAX_STREAMS - STREAMS
+CHURN_SLOTS = ADMISSION.max_streams - STREAMS
 SOAK_REQUESTS = 2000
 WARMUP_REQUESTS_PER_STREAM = 25
 FRAME_WIDTH = 320

@@ -13,12 +13,13 @@ from gazesam.admission import (
     StreamLimitError,
     UnknownStreamError,
 )
-from gazesam.contracts import MAX_STREAMS, SEQUENCE_SLOTS, STREAM_LEASE_MAX_S, STREAM_LEASE_MIN_S, STREAM_SLOT_HOLD_S
 from gazesam.frame_check import FrameError
 from gazesam.refusals import Refusal, refusal_of
 from gazesam.settings import load_settings
 from gazesam.step import Step
 from gazesam.streams import StepInstance, StreamTable
+
+from conftest import STREAMS
 
 POLICY = AdmissionPolicy(max_streams=2, sequence_slots=8, lease_min_s=10.0, lease_max_s=60.0, lease_gaps=4.0,
                          slot_hold_s=100.0)
@@ -49,8 +50,8 @@ def test_a_following_table_forgets_silent_streams_and_has_no_limit_of_its_own():
 
 
 def test_the_contract_keeps_followers_longer_than_any_lease_and_slots_above_the_limit():
-    assert STREAM_SLOT_HOLD_S > STREAM_LEASE_MAX_S > STREAM_LEASE_MIN_S > 0
-    assert AdmissionPolicy().dropped_slots > 0 and SEQUENCE_SLOTS > 2 * MAX_STREAMS
+    assert STREAMS.slot_hold_s > STREAMS.lease_max_s > STREAMS.lease_min_s > 0
+    assert AdmissionPolicy().dropped_slots > 0 and STREAMS.sequence_slots > 2 * STREAMS.max_streams
 
 
 def test_admission_refuses_one_stream_too_many_until_one_ends():

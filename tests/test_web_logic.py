@@ -19,10 +19,11 @@ from clients.web_messages import (
     OVERLAY_COLORS, Problem, mask_from_runs, mask_runs, outcome_problem, problem_kind, result_message,
 )
 from clients import overlay
-from gazesam.contracts import ENSEMBLE_OUTPUTS, MAX_JPEG_BYTES, MAX_STREAMS
+from gazesam.contracts import ENSEMBLE, MAX_JPEG_BYTES
 from gazesam.frame_check import FrameError
 from gazesam.jpeg_frame import decode_jpeg_frame
 from gazesam.admission import AdmissionPolicy, StreamAdmission, StreamLimitError
+
 
 
 def jpeg_of(height: int, width: int) -> bytes:
@@ -98,7 +99,7 @@ def test_the_page_is_told_what_to_do_and_when_to_try_again():
     assert down["kind"] == "server_down" and "server at 127.0.0.1:8001 does not answer" in down["text"]
     assert down["retry_after_s"] > 0
     full = outcome_problem(SendOutcome(None, error=_stream_limit_text()), "x")
-    assert full["kind"] == "stream_limit" and f"running its {MAX_STREAMS} streams" in full["text"]
+    assert full["kind"] == "stream_limit" and "running all the streams it takes" in full["text"]
     assert full["retry_after_s"] >= 1
     other = outcome_problem(SendOutcome(None, error="boom"), "x")
     assert other == {"type": "problem", "kind": "server_error", "text": "The server could not process a frame: boom",
@@ -124,7 +125,7 @@ def test_run_lengths_start_with_the_background():
 
 
 def test_a_result_message_carries_the_record_the_label_and_the_mask():
-    outputs = {spec.name: np.zeros([d if d > 0 else 4 for d in spec.shape], spec.np_dtype) for spec in ENSEMBLE_OUTPUTS}
+    outputs = {spec.name: np.zeros([d if d > 0 else 4 for d in spec.shape], spec.np_dtype) for spec in ENSEMBLE.outputs}
     outputs["MASK"] = np.zeros((4, 6), np.uint8)
     outputs["MASK"][1:3, 2:5] = 255
     outputs["TARGET_CLASS"][0], outputs["TARGET_SCORE"][0] = 41, np.float32(0.75)  # OK status (0): a cup

@@ -21,14 +21,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from .contracts import (
-    MAX_STREAMS,
-    SEQUENCE_SLOTS,
-    STREAM_LEASE_GAPS,
-    STREAM_LEASE_MAX_S,
-    STREAM_LEASE_MIN_S,
-    STREAM_SLOT_HOLD_S,
-)
+from .serving import PACKAGED, ServingConfig
 
 SERVER_FULL_TEXT = "concurrent streams"
 """In every "server full" refusal: clients recognise it and wait for a slot."""
@@ -50,21 +43,53 @@ class MissingStreamIdError(ValueError):
     """A request carries no correlation ID, so it belongs to no stream."""
 
 
+SLOTS_PER_STREAM = 8
+"""Triton's sequence slots per admitted stream in each later stateful step (``oldest {
+max_candidate_sequences }``). The admission counts the slots that dropped streams still hold there and
+refuses a new stream rather than let it wait for one."""
+SLOT_HOLD_LEASES = 3
+"""The later stateful steps keep a silent stream for this many longest leases: longer than any lease, so
+they never forget a stream the admission still runs."""
+POLICY_PARAMETERS = ("max_streams", "lease_min_s", "lease_max_s", "lease_gaps")
+"""The admitting step's config parameters (written from the serving config, read back when it loads)."""
+
+
 @dataclass(frozen=True)
 class AdmissionPolicy:
-    """The numbers of the admission (defaults: :mod:`gazesam.contracts`)."""
+    """The numbers of the admission (defaults: the packaged ``serving.toml``). ``sequence_slots`` and
+    ``slot_hold_s`` follow from the others unless given."""
 
-    max_streams: int = MAX_STREAMS
-    sequence_slots: int = SEQUENCE_SLOTS  # Triton's slots per later stateful step
-    lease_min_s: float = STREAM_LEASE_MIN_S
-    lease_max_s: float = STREAM_LEASE_MAX_S
-    lease_gaps: float = STREAM_LEASE_GAPS
-    slot_hold_s: float = STREAM_SLOT_HOLD_S  # how long a later step keeps a silent stream's slot
+    max_streams: int = PACKAGED.max_streams
+    lease_min_s: float = PACKAGED.lease_min_s
+    lease_max_s: float = PACKAGED.lease_max_s
+    lease_gaps: float = PACKAGED.lease_gaps
+    sequence_slots: int = 0  # Triton's slots per later stateful step (0: SLOTS_PER_STREAM per stream)
+    slot_hold_s: float = 0.0  # how long a later step keeps a silent stream's slot (0: SLOT_HOLD_LEASES leases)
+
+    def __post_init__(self) -> None:
+        if not self.sequence_slots:
+            object.__setattr__(self, "sequence_slots", SLOTS_PER_STREAM * self.max_streams)
+        if not self.slot_hold_s:
+            object.__setattr__(self, "slot_hold_s", SLOT_HOLD_LEASES * self.lease_max_s)
 
     @property
     def dropped_slots(self) -> int:
-        """Slots that dropped streams may hold; the rest (MAX_STREAMS kept spare) serve running streams."""
+        """Slots that dropped streams may hold; the rest (max_streams kept spare) serve running streams."""
         return self.sequence_slots - 2 * self.max_streams
+
+    def parameters(self) -> dict[str, str]:
+        """The config parameters that carry this policy (:data:`POLICY_PARAMETERS`)."""
+        return {name: f"{getattr(self, name):g}" for name in POLICY_PARAMETERS}
+
+    @classmethod
+    def of_serving(cls, config: ServingConfig) -> AdmissionPolicy:
+        """The policy of a serving config's ``[streams]``."""
+        return cls(config.max_streams, config.lease_min_s, config.lease_max_s, config.lease_gaps)
+
+    @classmethod
+    def from_parameters(cls, params: dict[str, str]) -> AdmissionPolicy:
+        """The policy a config's parameters state (KeyError naming a missing one)."""
+        return cls(int(params["max_streams"]), *(float(params[name]) for name in POLICY_PARAMETERS[1:]))
 
 
 @dataclass

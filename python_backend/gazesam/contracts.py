@@ -39,7 +39,8 @@ class TensorSpec:
 
 @dataclass(frozen=True)
 class NetworkContract:
-    """The interface of one network, as its upstream ONNX file exposes it."""
+    """The interface of one network, as its upstream ONNX file exposes it (or of an ensemble: ``key`` is its
+    Triton name)."""
 
     key: str
     inputs: tuple[TensorSpec, ...]
@@ -276,24 +277,8 @@ class Status(enum.IntEnum):
 # --- streams -------------------------------------------------------------------------------------
 # Each client stream (camera, video) is one Triton sequence: a correlation ID, the start flag on its
 # first frame and the end flag on its last. Frames of one stream are sent one at a time, in order.
-MAX_STREAMS = 16
-"""Concurrent streams the server keeps state for, over both ensembles together (``gazesam``,
-``gazesam_jpeg``): one admission table, so a stream ID is one stream whichever ensemble its frames go
-to. Stream MAX_STREAMS+1 gets an immediate "server full" answer, never a silent wait."""
-STREAM_LEASE_MIN_S = 15.0
-STREAM_LEASE_MAX_S = 60.0
-STREAM_LEASE_GAPS = 4.0
-"""A stream's lease, renewed by each of its frames: STREAM_LEASE_GAPS times the server's pace for it (the
-longer of its own recent gaps between frames and running streams / frames per second admitted), at least
-STREAM_LEASE_MIN_S and at most STREAM_LEASE_MAX_S seconds (gazesam.admission). A stream silent for longer is dropped and its slot freed; if it returns,
-its next frame is refused with "must specify the START flag" and the client starts it again."""
-STREAM_SLOT_HOLD_S = 3 * STREAM_LEASE_MAX_S
-"""How long the later stateful steps (Triton's sequence batcher and their own tables) keep a silent
-stream: longer than any lease, so they never forget a stream the admission still runs."""
-SEQUENCE_SLOTS = 8 * MAX_STREAMS
-"""Triton's sequence slots in each later stateful step (``oldest { max_candidate_sequences }``). The
-admission counts the slots that dropped streams still hold there (for STREAM_SLOT_HOLD_S) and refuses a
-new stream rather than let it wait for a slot."""
+# How many streams, their leases and Triton's slots are deployment choices: gazesam/serving.toml [streams],
+# written into frame_check's config (gazesam.admission.AdmissionPolicy); clients ask the server.
 STREAM_ID_HEADER = "gazesam-stream-id"
 """The request header (gRPC metadata key) in which clients repeat a stream's correlation ID on every request:
 the correlation ID travels inside the request body, where a load balancer cannot see it, and a proxy's
@@ -302,40 +287,45 @@ consistent hash on this header keeps every frame of a stream on the replica that
 MASK_ON = 255
 """MASK values: 0 = background, 255 = the chosen object."""
 
-ENSEMBLE_NAME = "gazesam"
-ENSEMBLE_INPUTS = (
-    TensorSpec("FRAME", "uint8", (-1, -1, 3)),
-    # Seconds on the stream's own clock: the frame's position in a video, or its capture time.
-    # Smoothing and the mask hold run on this clock, never the server's, so output does not depend on speed.
-    TensorSpec("FRAME_TIME", "float64", (1,)),
+ENSEMBLE = NetworkContract(
+    key="gazesam",
+    inputs=(
+        TensorSpec("FRAME", "uint8", (-1, -1, 3)),
+        # Seconds on the stream's own clock: the frame's position in a video, or its capture time.
+        # Smoothing and the mask hold run on this clock, never the server's, so output does not depend on speed.
+        TensorSpec("FRAME_TIME", "float64", (1,)),
+    ),
+    outputs=(
+        TensorSpec("STATUS", "int32", (1,)),
+        TensorSpec("MASK", "uint8", (-1, -1)),
+        TensorSpec("TARGET_BOX", "float32", (4,)),  # x1, y1, x2, y2 in frame pixels; zeros unless OK
+        TensorSpec("TARGET_CLASS", "int32", (1,)),  # COCO class id; -1 unless OK
+        TensorSpec("TARGET_SCORE", "float32", (1,)),  # detector score of the chosen box
+        TensorSpec("FACE_BOX", "float32", (4,)),  # the viewer's face, frame pixels, clipped
+        TensorSpec("FACE_SCORE", "float32", (1,)),
+        TensorSpec("FACE_TRACK_ID", "int32", (1,)),  # the viewer's identity within the stream; 0 = no face
+        TensorSpec("GAZE_YAW_PITCH", "float32", (2,)),  # radians; L2CS convention (+yaw = image left)
+        TensorSpec("GAZE_RAY", "float32", (4,)),  # x0, y0 (face centre) → x1, y1 (exit point on the frame border)
+    ),
 )
-# The same pipeline for JPEG-encoded frames (decoded on the server): same outputs, same streams.
-JPEG_ENSEMBLE_NAME = "gazesam_jpeg"
-JPEG_ENSEMBLE_INPUTS = (TensorSpec("JPEG_FRAME", "uint8", (-1,)), ENSEMBLE_INPUTS[1])
+"""The served pipeline's own interface: one raw frame and its time in, the mask and the rest out."""
+JPEG_ENSEMBLE = NetworkContract(
+    key="gazesam_jpeg",
+    inputs=(TensorSpec("JPEG_FRAME", "uint8", (-1,)), ENSEMBLE.input("FRAME_TIME")),
+    outputs=ENSEMBLE.outputs,
+)
+"""The same pipeline for JPEG-encoded frames (decoded on the server): same outputs, same streams."""
 MAX_JPEG_BYTES = 16 * 1024 * 1024
 """A larger JPEG_FRAME is refused before decoding (a 3840x3840 JPEG at quality 100 is about 10 MB)."""
 
-ENSEMBLE_OUTPUTS = (
-    TensorSpec("STATUS", "int32", (1,)),
-    TensorSpec("MASK", "uint8", (-1, -1)),
-    TensorSpec("TARGET_BOX", "float32", (4,)),  # x1, y1, x2, y2 in frame pixels; zeros unless OK
-    TensorSpec("TARGET_CLASS", "int32", (1,)),  # COCO class id; -1 unless OK
-    TensorSpec("TARGET_SCORE", "float32", (1,)),  # detector score of the chosen box
-    TensorSpec("FACE_BOX", "float32", (4,)),  # the viewer's face, frame pixels, clipped
-    TensorSpec("FACE_SCORE", "float32", (1,)),
-    TensorSpec("FACE_TRACK_ID", "int32", (1,)),  # the viewer's identity within the stream; 0 = no face
-    TensorSpec("GAZE_YAW_PITCH", "float32", (2,)),  # radians; L2CS convention (+yaw = image left)
-    TensorSpec("GAZE_RAY", "float32", (4,)),  # x0, y0 (face centre) → x1, y1 (exit point on the frame border)
-)
-
 # --- tensors between steps (global names; network edge tensors are named in gazesam.networks) -------
-_OUT = {spec.name: spec for spec in ENSEMBLE_OUTPUTS}
+_OUT = {spec.name: spec for spec in ENSEMBLE.outputs}
 STEP_TENSORS: dict[str, TensorSpec] = {
     spec.name: spec
     for spec in (
-        *ENSEMBLE_INPUTS,
-        *JPEG_ENSEMBLE_INPUTS,
-        *ENSEMBLE_OUTPUTS,
+        *ENSEMBLE.inputs,
+        *JPEG_ENSEMBLE.inputs,
+        *ENSEMBLE.outputs,
         TensorSpec("FRAME_HW", "int32", (2,)),  # the checked frame's (H, W) (frame_check; for a JPEG frame it writes FRAME too)
         TensorSpec("PROMPT_COUNT", "int32", (1,)),
         TensorSpec("PROMPT_BOXES", "float32", (-1, 4)),  # frame pixels, one row per prompt

@@ -11,14 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .contracts import (
-    ENSEMBLE_INPUTS,
-    ENSEMBLE_NAME,
-    ENSEMBLE_OUTPUTS,
-    JPEG_ENSEMBLE_INPUTS,
-    JPEG_ENSEMBLE_NAME,
-    TensorSpec,
-)
+from .contracts import ENSEMBLE, JPEG_ENSEMBLE, TensorSpec
 from .networks import ModelSet, Network
 from .steps import python_steps
 
@@ -89,20 +82,20 @@ def pipeline_graph(model_set: ModelSet, jpeg: bool = False) -> tuple[Node, ...]:
     ``jpeg``: the graph of the ``gazesam_jpeg`` ensemble, whose first step (the same model) decodes a
     JPEG frame instead of checking a raw one; every node is the same model with the same wiring.
     """
-    available = {s.name for s in (JPEG_ENSEMBLE_INPUTS if jpeg else ENSEMBLE_INPUTS)}
+    available = {s.name for s in (JPEG_ENSEMBLE.inputs if jpeg else ENSEMBLE.inputs)}
     nodes = _in_dependency_order(_candidate_nodes(model_set, available), available)
     produced = {t for node in nodes for t in node.outputs.values()}
-    unproduced = [spec.name for spec in ENSEMBLE_OUTPUTS if spec.name not in produced]
+    unproduced = [spec.name for spec in ENSEMBLE.outputs if spec.name not in produced]
     if unproduced:
         raise ValueError(f"ensemble outputs {unproduced} are produced by no model")
     return tuple(nodes)
 
 
 def ensembles(model_set: ModelSet) -> dict[str, tuple[tuple[TensorSpec, ...], tuple[Node, ...]]]:
-    """Every ensemble the repository serves: name -> (its inputs, its graph). Outputs are ENSEMBLE_OUTPUTS."""
+    """Every ensemble the repository serves: name -> (its inputs, its graph). Outputs are ENSEMBLE.outputs."""
     return {
-        ENSEMBLE_NAME: (ENSEMBLE_INPUTS, pipeline_graph(model_set)),
-        JPEG_ENSEMBLE_NAME: (JPEG_ENSEMBLE_INPUTS, pipeline_graph(model_set, jpeg=True)),
+        ENSEMBLE.key: (ENSEMBLE.inputs, pipeline_graph(model_set)),
+        JPEG_ENSEMBLE.key: (JPEG_ENSEMBLE.inputs, pipeline_graph(model_set, jpeg=True)),
     }
 
 

@@ -21,15 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .contracts import (
-    ENSEMBLE_INPUTS,
-    JPEG_ENSEMBLE_INPUTS,
-    MAX_FRAME_SIDE,
-    MAX_JPEG_BYTES,
-    MAX_PROMPTS,
-    PROMPT_MASKS,
-    TensorSpec,
-)
+from .contracts import ENSEMBLE, JPEG_ENSEMBLE, MAX_FRAME_SIDE, MAX_JPEG_BYTES, MAX_PROMPTS, PROMPT_MASKS, TensorSpec
 from .networks import all_networks
 
 MAX_FRAME_BYTES = MAX_FRAME_SIDE * MAX_FRAME_SIDE * 3
@@ -55,8 +47,8 @@ STEP_TENSOR_LIMITS = InputLimits(max_dynamic_axis=MAX_FRAME_SIDE, max_bytes=MAX_
 PROMPT_MASK_LIMITS = InputLimits(max_dynamic_axis=MAX_FRAME_SIDE, max_bytes=MAX_PROMPTS * MAX_FRAME_SIDE * MAX_FRAME_SIDE)
 """The decoder's frame-sized masks (``PROMPT_MASKS``, bool N x H x W): at most MAX_PROMPTS of the largest frame."""
 
-_FRAME = ENSEMBLE_INPUTS[0]
-_ENCODED_FRAME = JPEG_ENSEMBLE_INPUTS[0]
+_FRAME = ENSEMBLE.inputs[0]
+_ENCODED_FRAME = JPEG_ENSEMBLE.inputs[0]
 _NETWORK_TENSORS = {
     spec
     for network in all_networks()

@@ -16,7 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .contracts import ENSEMBLE_INPUTS, ENSEMBLE_OUTPUTS, NetworkContract
+from .admission import AdmissionPolicy
+from .contracts import ENSEMBLE, NetworkContract
 from .graph import Node, pipeline_graph
 from .model_files import ModelFileError, Provenance
 from .networks import ModelSet, model_set
@@ -79,7 +80,8 @@ class InProcessPipeline:
         if not gated:
             self.nodes = tuple(dataclasses.replace(node, gate=None) for node in self.nodes)
         steps = python_steps(self.model_set)
-        self._steps = {node.model: StepInstance(steps[node.model], self.settings) for node in self.nodes
+        policy = AdmissionPolicy.from_parameters(record["admission"]) if "admission" in record else None
+        self._steps = {node.model: StepInstance(steps[node.model], self.settings, policy) for node in self.nodes
                        if node.network is None}
         threads = {model: int(entry.get(ORT_THREADS_PARAMETER, 0)) for model, entry in record.get("networks", {}).items()}
         self._networks: dict[str, PipelineNetwork] = {  # the server's sessions, threads as its configs say
@@ -100,6 +102,12 @@ class InProcessPipeline:
         return {network.contract.key: network for network in self._networks.values()}
 
     @property
+    def stream_admission(self) -> AdmissionPolicy:
+        """The admission its repository was written with (the serving config's ``[streams]``)."""
+        (admitting,) = [step.admission for step in self._steps.values() if step.admission is not None]
+        return admitting.policy
+
+    @property
     def provenance(self) -> dict[str, Provenance]:
         """Triton model name of each network -> where its weights come from."""
         return {model: net.provenance for model, net in self._networks.items()}
@@ -113,13 +121,13 @@ class InProcessPipeline:
         Returns the ensemble's outputs by name.
         """
         tensors = self.trace(frame, frame_time_s, stream_id, start, end)
-        return {spec.name: tensors[spec.name] for spec in ENSEMBLE_OUTPUTS}
+        return {spec.name: tensors[spec.name] for spec in ENSEMBLE.outputs}
 
     def trace(
         self, frame: np.ndarray, frame_time_s: float, stream_id: int = 1, start: bool = False, end: bool = False
     ) -> dict[str, np.ndarray]:
         """Like calling the pipeline, but returns every global tensor of the graph (detections, prompts, ...)."""
-        frame_input, time_input = ENSEMBLE_INPUTS
+        frame_input, time_input = ENSEMBLE.inputs
         tensors = {frame_input.name: frame, time_input.name: np.array([frame_time_s], time_input.np_dtype)}
         for node in self.nodes:
             inputs = {name: tensors[source] for name, source in node.inputs.items()}

@@ -51,7 +51,7 @@ class MetricSpec:
 
 ACTIVE_STREAMS = MetricSpec(
     "gazesam_active_streams", MetricKind.GAUGE,
-    "Streams the ensemble's first step keeps state for (at most MAX_STREAMS per ensemble)", ("model",))
+    "Streams the ensemble's first step keeps state for (at most serving.toml's max_streams, both ensembles together)", ("model",))
 STREAMS_REFUSED = MetricSpec(
     "gazesam_streams_refused_total", MetricKind.COUNTER,
     "New streams refused because every stream slot was in use", ("model",))

@@ -24,7 +24,9 @@ class ServingConfig:
     families: str  # "role=family,..." overrides (may be empty)
     profile: str
     max_streams: int
-    idle_timeout_s: float
+    lease_min_s: float
+    lease_max_s: float
+    lease_gaps: float
     queue_delay_us: int
     instances: dict[str, int] = field(default_factory=dict)  # Triton model -> instance count override
 
@@ -48,12 +50,23 @@ def load_serving(path: str | os.PathLike | None = None) -> ServingConfig:
     for model, count in instances.items():
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ServingConfigError(f"{path}: [instances] {model} must be a whole number >= 1, got {count!r}")
-    return ServingConfig(
+    config = ServingConfig(
         model_set=str(repository.get("model_set", "offline")),
         families=str(repository.get("families", "")),
         profile=str(repository.get("profile", "cpu")),
         max_streams=_number(raw, "streams", "max_streams", int, 1, path),
-        idle_timeout_s=_number(raw, "streams", "idle_timeout_s", float, 1.0, path),
+        lease_min_s=_number(raw, "streams", "lease_min_s", float, 1.0, path),
+        lease_max_s=_number(raw, "streams", "lease_max_s", float, 1.0, path),
+        lease_gaps=_number(raw, "streams", "lease_gaps", float, 1.0, path),
         queue_delay_us=_number(raw, "batching", "queue_delay_us", int, 0, path),
         instances=dict(instances),
     )
+    if config.lease_max_s < config.lease_min_s:
+        raise ServingConfigError(f"{path}: [streams] lease_max_s ({config.lease_max_s:g}) is below lease_min_s "
+                                 f"({config.lease_min_s:g})")
+    return config
+
+
+PACKAGED = load_serving(DEFAULT_SERVING_PATH)
+"""The packaged ``serving.toml``: the defaults of the admission (what a repository generated without
+another serving config is written with)."""

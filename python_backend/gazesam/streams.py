@@ -3,7 +3,7 @@
 The ensembles' shared first step (``frame_check``) admits streams (:mod:`gazesam.admission`): it
 refuses a stream beyond the limit, a request without a stream ID and one that continues a stream it
 does not run, before any branch runs. Later stateful steps follow it, each with a :class:`StreamTable`
-holding only admitted streams, dropped at the stream's end or after ``STREAM_SLOT_HOLD_S`` of silence
+holding only admitted streams, dropped at the stream's end or after the admission's ``slot_hold_s`` of silence
 (as their Triton sequence batcher does). Refusing early matters: Triton 2.51 answers an error raised
 at the ensemble's first step, but a request that a later step's sequence batcher refuses is never
 answered, so a later step must never receive a request its batcher would refuse.
@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Callable, Generic, TypeVar
 
 import numpy as np
 
-from .admission import START_REQUIRED_TEXT, StreamAdmission, UnknownStreamError
-from .contracts import STREAM_SLOT_HOLD_S
+from .admission import START_REQUIRED_TEXT, AdmissionPolicy, StreamAdmission, UnknownStreamError
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -69,12 +68,14 @@ class StreamTable(Generic[S]):
 class StepInstance:
     """One step as a Triton model instance holds it: the function, the settings, its streams."""
 
-    def __init__(self, step: "Step", settings: "Settings"):
+    def __init__(self, step: "Step", settings: "Settings", policy: AdmissionPolicy | None = None):
+        """``policy``: the repository's admission (its config's parameters; default: the packaged one)."""
         self.step, self.settings = step, settings
-        self.admission = StreamAdmission() if step.admits_streams else None
+        policy = policy or AdmissionPolicy()
+        self.admission = StreamAdmission(policy) if step.admits_streams else None
         self.streams: StreamTable | None = None
         if step.stream_state is not None:
-            self.streams = StreamTable(lambda: step.stream_state(settings), STREAM_SLOT_HOLD_S)
+            self.streams = StreamTable(lambda: step.stream_state(settings), policy.slot_hold_s)
 
     @property
     def tracked(self) -> "StreamAdmission | StreamTable | None":

@@ -14,7 +14,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from gazesam.contracts import ENSEMBLE_NAME
+from gazesam.contracts import ENSEMBLE
 
 
 def readiness_paths(models: list[str]) -> list[str]:
@@ -42,10 +42,10 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="127.0.0.1:8000", help="the server's HTTP address (default: %(default)s)")
     parser.add_argument("--model", action="append", help=f"a model that must be ready; repeat for several "
-                                                         f"(default: {ENSEMBLE_NAME})")
+                                                         f"(default: {ENSEMBLE.key})")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds per check (default: %(default)s)")
     args = parser.parse_args(argv)
-    failure = first_failure(args.url, args.model or [ENSEMBLE_NAME], args.timeout)
+    failure = first_failure(args.url, args.model or [ENSEMBLE.key], args.timeout)
     if failure:
         print(f"not ready: {failure}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from gazesam.contracts import ENSEMBLE_NAME, NetworkContract
+from gazesam.contracts import ENSEMBLE, NetworkContract
 from gazesam.model_files import ContractError, ModelFileError, Provenance, load_checked, provenance_of
 from gazesam.networks import MODEL_SETS, model_set, parse_families
 
@@ -126,10 +126,10 @@ def check_repository(repository: str | Path) -> None:
     """Raise :class:`RepositoryError` unless ``repository`` holds the ``gazesam`` ensemble, every model
     each ensemble runs, and a network file that loads and matches its contract for every network model."""
     repository = Path(repository)
-    ensemble_config = repository / ENSEMBLE_NAME / "config.pbtxt"
+    ensemble_config = repository / ENSEMBLE.key / "config.pbtxt"
     if not ensemble_config.is_file():
         raise RepositoryError(
-            f"{repository} holds no {ENSEMBLE_NAME} ensemble ({ensemble_config} is missing). "
+            f"{repository} holds no {ENSEMBLE.key} ensemble ({ensemble_config} is missing). "
             "Fix: run 'make setup' (or 'python -m build_engines repository')"
         )
     for config_path in sorted(repository.glob("*/config.pbtxt")):

@@ -13,6 +13,7 @@ import time
 
 import triton_python_backend_utils as pb_utils
 
+from gazesam.admission import AdmissionPolicy
 from gazesam.networks import model_set
 from gazesam.pipeline_metrics import initial_updates, step_updates
 from gazesam.settings import load_settings
@@ -42,6 +43,15 @@ def _respond(instance: StepInstance, metrics: StepMetrics, request) -> "pb_utils
     return response
 
 
+def _policy(config: dict, params: dict[str, str]) -> AdmissionPolicy:
+    """The admission the repository was written with: the admitting step's parameters; a stateful step keeps
+    a silent stream as long as its sequence batcher does."""
+    if "max_streams" in params:
+        return AdmissionPolicy.from_parameters(params)
+    idle_us = int(config.get("sequence_batching", {}).get("max_sequence_idle_microseconds", 0))
+    return AdmissionPolicy(slot_hold_s=idle_us / 1e6) if idle_us else AdmissionPolicy()
+
+
 class TritonPythonModel:
     """Serves the step named like the model (Triton passes ``model_name``), of the config's model set."""
 
@@ -50,7 +60,7 @@ class TritonPythonModel:
         params = {key: value["string_value"] for key, value in config["parameters"].items()}
         served = model_set(params["model_set"], params["families"])
         self.settings = load_settings(model_set=served)
-        self.instance = StepInstance(python_steps(served)[args["model_name"]], self.settings)
+        self.instance = StepInstance(python_steps(served)[args["model_name"]], self.settings, _policy(config, params))
         self.metrics = StepMetrics(initial_updates(self.instance.step))
 
     def execute(self, requests: list) -> list:
