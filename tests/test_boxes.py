@@ -77,6 +77,30 @@ def test_batched_nms_only_within_a_class():
     np.testing.assert_array_equal(batched_nms(boxes, scores, classes, 0.5), [1, 2])
 
 
+def _greedy_reference(boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray, threshold: float) -> list[int]:
+    """NMS as its definition reads: take the best remaining box, drop the later ones of its group it overlaps."""
+    remaining = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    keep = []
+    while remaining:
+        best = remaining.pop(0)
+        keep.append(best)
+        remaining = [i for i in remaining
+                     if groups[i] != groups[best] or iou_matrix(boxes[best], boxes[i])[0, 0] <= threshold]
+    return keep
+
+
+def test_nms_matches_its_definition_on_random_boxes():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(0, 40))
+        corner = rng.uniform(0, 200, (n, 2))
+        boxes = np.concatenate([corner, corner + rng.uniform(1, 80, (n, 2))], axis=1).astype(np.float32)
+        scores = rng.choice(np.linspace(0, 1, 6), n).astype(np.float32)  # ties on purpose
+        groups = rng.integers(0, 3, n)
+        assert nms(boxes, scores, 0.45).tolist() == _greedy_reference(boxes, scores, np.zeros(n), 0.45)
+        assert batched_nms(boxes, scores, groups, 0.5).tolist() == _greedy_reference(boxes, scores, groups, 0.5)
+
+
 def test_contains_is_inclusive():
     face = np.array([10, 10, 20, 20], np.float32)
     outer = np.array(

@@ -52,14 +52,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
     with a kept box is ``> iou_threshold``. Returns the kept indices, int64 (K,), by descending score.
     """
     boxes = as_boxes(boxes)
-    order = np.argsort(-np.asarray(scores, dtype=np.float32).reshape(-1), kind="stable")
-    keep: list[int] = []
-    while order.size:
-        best, rest = order[0], order[1:]
-        keep.append(int(best))
-        overlaps = iou_matrix(boxes[best], boxes[rest])[0]
-        order = rest[overlaps <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
+    return _greedy_keep(iou_matrix(boxes, boxes) > np.float32(iou_threshold), scores)
 
 
 def batched_nms(
@@ -69,14 +62,25 @@ def batched_nms(
 
     Returns int64 (K,) indices by descending score (ties keep input order).
     """
-    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    boxes = as_boxes(boxes)
     groups = np.asarray(groups).reshape(-1)
-    kept = [
-        members[nms(as_boxes(boxes)[members], scores[members], iou_threshold)]
-        for members in (np.flatnonzero(groups == g) for g in np.unique(groups))
-    ]
-    keep = np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
-    return keep[np.argsort(-scores[keep], kind="stable")].astype(np.int64)
+    overlapping = (iou_matrix(boxes, boxes) > np.float32(iou_threshold)) & (groups[:, None] == groups[None, :])
+    return _greedy_keep(overlapping, scores)
+
+
+def _greedy_keep(overlapping: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Indices kept by greedy suppression over the bool (N, N) ``overlapping`` matrix, by descending score.
+
+    One IoU matrix for all pairs, then one pass: a box not yet suppressed is kept and suppresses its row.
+    """
+    order = np.argsort(-np.asarray(scores, dtype=np.float32).reshape(-1), kind="stable")
+    suppressed = np.zeros(len(order), bool)
+    keep: list[int] = []
+    for index in order:
+        if not suppressed[index]:
+            keep.append(int(index))
+            suppressed |= overlapping[index]
+    return np.asarray(keep, dtype=np.int64)
 
 
 def contains(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:

@@ -175,18 +175,30 @@ class NearMap:
         return len(self.rows), len(self.cols)
 
     def __getitem__(self, region: tuple[slice, slice]) -> np.ndarray:
-        """bool: the near pixels of a frame region ``[rows, cols]`` (slices)."""
+        """bool: the near pixels of a frame region ``[rows, cols]`` (slices).
+
+        Rows are taken first (cells of the map's width), then columns: one gather per pixel of the region,
+        not the (pixel x index) broadcast of ``np.ix_``.
+        """
         rows, cols = region
-        return self.cells[np.ix_(self.rows[rows], self.cols[cols])]
+        return np.take(self.cells[self.rows[rows]], self.cols[cols], axis=1)
 
     def fraction(self, boxes: np.ndarray) -> np.ndarray:
         """float32 (N,): the share of near pixels inside each (N, 4) inclusive box (:func:`near_fraction`).
 
-        Counted on the frame-sized mask (made once here with cv2, the same maps): an integral image costs
-        O(H*W) in OpenCV's code, where a product with the map would start numpy's BLAS threads, which spin
-        on every core.
+        Counted on the map, not on a frame-sized mask: a box's near pixels are ``wr @ cells @ wc``, where
+        ``wr`` (``wc``) counts the box's frame rows (columns) that fall on each map row (column). Integer
+        products, so the counts are exact and numpy's BLAS threads (which spin on every core) stay idle.
         """
-        height, width = self.shape
-        cells = self.cells.view(np.uint8) if self.cells.dtype == bool else self.cells.astype(np.uint8)
-        frame = cv2.resize(np.ascontiguousarray(cells), (width, height), interpolation=cv2.INTER_NEAREST)
-        return near_fraction(frame.view(bool), boxes)
+        bounds = box_pixel_bounds(boxes, self.shape)
+        if bounds.shape[0] == 0:
+            return np.zeros(0, np.float32)
+        cells = self.cells.astype(np.int64)
+        shares = np.zeros(len(bounds), np.float32)
+        for i, (c1, r1, c2, r2) in enumerate(bounds):
+            if c2 < c1 or r2 < r1:
+                continue
+            wr = np.bincount(self.rows[r1 : r2 + 1], minlength=cells.shape[0])
+            wc = np.bincount(self.cols[c1 : c2 + 1], minlength=cells.shape[1])
+            shares[i] = (wr @ cells @ wc) / ((c2 - c1 + 1) * (r2 - r1 + 1))
+        return shares

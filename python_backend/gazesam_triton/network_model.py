@@ -61,9 +61,9 @@ class NetworkModel:
     def _respond(self, request) -> "pb_utils.InferenceResponse":
         contract = self.network.contract
         try:
-            inputs = checked_inputs(request, contract.inputs)
-            gate = pb_utils.get_input_tensor_by_name(request, GATE.name)  # absent when not gated
-            outputs = self.network(**inputs) if gate is None else self.network.gated(gate.as_numpy(), **inputs)
+            inputs = checked_inputs(request, (*contract.inputs, GATE), optional=(GATE.name,))
+            gate = inputs.pop(GATE.name, None)  # absent when not gated
+            outputs = self.network(**inputs) if gate is None else self.network.gated(gate, **inputs)
             return output_response(contract.outputs, outputs)
         except Exception as exc:  # answer this request with the error; keep serving the rest
             return error_response(self.name, exc)

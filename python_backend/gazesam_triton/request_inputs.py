@@ -7,7 +7,6 @@ pure functions of :mod:`gazesam.input_limits`.
 from __future__ import annotations
 
 import numpy as np
-import triton_python_backend_utils as pb_utils
 
 from gazesam.contracts import TensorSpec
 from gazesam.input_limits import InputLimitError, check_input_dtype, check_input_shape
@@ -23,9 +22,10 @@ def checked_inputs(
     (``Tensor.shape()`` reads only the header) before any array is taken.
     ``as_numpy()`` of a CPU input is then a view of Triton's shared memory, not a copy.
     """
+    sent = {tensor.name(): tensor for tensor in request.inputs()}  # one pass (pb_utils' lookup lists them per name)
     tensors = {}
     for spec in specs:
-        tensor = pb_utils.get_input_tensor_by_name(request, spec.name)
+        tensor = sent.get(spec.name)
         if tensor is None and spec.name in optional:
             continue
         if tensor is None:

@@ -28,6 +28,7 @@ class StepMetrics:
             for spec in used_specs(initial)
         }
         self._metrics: dict[tuple, object] = {}
+        self._gauges: dict[tuple, float] = {}  # the value each gauge was last set to
         self.apply(initial)
 
     def apply(self, updates: Iterable[MetricUpdate]) -> None:
@@ -38,5 +39,6 @@ class StepMetrics:
             metric = self._metrics[key]
             if update.spec.kind is MetricKind.COUNTER:
                 metric.increment(update.value)
-            else:
+            elif self._gauges.get(key) != update.value:  # each call is a round trip to the server process
                 metric.set(update.value)
+                self._gauges[key] = update.value
