@@ -230,6 +230,7 @@ class ServerCompute:
     per_model_ms: dict[str, float]
     steps: list[str]  # the Python steps among them
     stub_cpu_ms: dict[str, float]  # CPU time of each Python step's stub process per frame (load-independent)
+    step_parts_ms: dict[str, dict[str, float]]  # each step's compute input / infer / output per frame
 
     @property
     def step_ms(self) -> dict[str, float]:
@@ -254,13 +255,27 @@ def server_compute(statistics: ServerStatistics, server: TritonProcess, models: 
     after = snapshot_difference(before, statistics.snapshot())
     cpu_after = stub_cpu_seconds(server)
     stub_ms = {step: (cpu_after.get(step, 0.0) - cpu_before.get(step, 0.0)) * 1000 / frames for step in steps}
-    per_model = {}
+    per_model, parts = {}, {}
     for model in models:
         counters = after.get(model)
         if counters is not None:
-            total_ns = counters.compute_input_ns + counters.compute_infer_ns + counters.compute_output_ns
-            per_model[model] = total_ns / 1e6 / frames
-    return measurement, ServerCompute(per_model, steps, stub_ms)
+            parts[model] = {part: getattr(counters, f"compute_{part}_ns") / 1e6 / frames for part in COMPUTE_PARTS}
+            per_model[model] = sum(parts[model].values())
+    return measurement, ServerCompute(per_model, steps, stub_ms, {step: parts[step] for step in steps if step in parts})
+
+
+COMPUTE_PARTS = ("input", "infer", "output")
+"""Triton's compute phases. For a Python step: input = its inputs copied into the stub's shared memory;
+infer = the round trip to the stub and its ``execute``; output = its response handed on, which for an
+ensemble step includes Triton scheduling the next steps (and, for the last one, the ensemble's response)."""
+
+
+def step_parts_line(compute: ServerCompute) -> str:
+    """One line: each Python step's compute split into Triton's phases, beside its stub's own CPU."""
+    return ("Python steps by Triton phase (compute input / infer / output ms per frame; output includes Triton handing "
+            "the response on to the next models, and the last step's the ensemble's answer): "
+            + "; ".join(f"{step} " + " / ".join(f"{parts[p]:.2f}" for p in COMPUTE_PARTS)
+                        for step, parts in compute.step_parts_ms.items()) + ".")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
                   + " ms. Triton's durations are wall time and grow with the machine's load; the steps' stub "
                   f"processes used **{sum(compute.stub_cpu_ms.values()):.2f} ms** of CPU per frame = "
                   + ", ".join(f"{name} {ms:.2f}" for name, ms in compute.stub_cpu_ms.items()) + " ms (clock ticks of "
-                  f"{1000 / os.sysconf('SC_CLK_TCK'):.0f} ms summed over {args.concurrency[0] * len(frames)} frames)."]
+                  f"{1000 / os.sysconf('SC_CLK_TCK'):.0f} ms summed over {args.concurrency[0] * len(frames)} frames).",
+                  "", step_parts_line(compute)]
     if faceless_rows:
         lines += ["", f"Frames without a face ({len(faceless)} real-frame crops), against the serial pipeline "
                   "on faces:", "", *table(faceless_rows, serial)]
@@ -366,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
          "critical_path": [{"model": n.model, "python_step": n.network is None} for n in path],
          "python_steps": steps, "model_ms": compute.per_model_ms if compute else {},
          "stub_cpu_ms": compute.stub_cpu_ms if compute else {},
+         "step_parts_ms": compute.step_parts_ms if compute else {},
          "rows": [asdict(m) | {"fps": m.fps} for m in rows + faceless_rows]}, indent=1))
     print(f"wrote {stem}.md and .json")
     return 0

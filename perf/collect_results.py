@@ -52,11 +52,19 @@ def _compute(report: dict, steps: bool) -> dict[str, float]:
     return {name: ms for name, ms in report["model_ms"].items() if (name in report["python_steps"]) == steps}
 
 
+def _phases(report: dict, step: str) -> str:
+    """``step``'s compute split into Triton's phases, when the report has them (older reports do not)."""
+    parts = report.get("step_parts_ms", {}).get(step)
+    if not parts:
+        return ""
+    return ": " + ", ".join(f"{phase} {ms:.2f}" for phase, ms in parts.items())
+
+
 def step_target(report: dict) -> str:
     steps = _compute(report, steps=True)
     total = sum(steps.values())
     worst = max(steps, key=steps.get)
-    held = "" if total <= MAX_STEP_MS else f"; held back by {worst} ({steps[worst]:.2f} ms)"
+    held = "" if total <= MAX_STEP_MS else f"; held back by {worst} ({steps[worst]:.2f} ms{_phases(report, worst)})"
     return (f"- Python steps' CPU per frame at {report['frame_hw'][1]}x{report['frame_hw'][0]} (Triton statistics, "
             f"{report['label']}): {total:.2f} ms (target <= {MAX_STEP_MS:g} ms): {verdict(total <= MAX_STEP_MS)}{held}")
 

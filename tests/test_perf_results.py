@@ -36,6 +36,11 @@ def test_missed_targets_name_the_stage_that_holds_them_back():
     assert "**not met**; held back by sam_encoder (90 ms" in throughput_target(bad)
 
 
+def test_the_slowest_step_is_split_into_triton_phases_when_measured():
+    bad = report(100, 130, 10, 8, 12.0) | {"step_parts_ms": {"gaze_fusion": {"input": 0.5, "infer": 4.0, "output": 1.5}}}
+    assert "held back by gaze_fusion (6.00 ms: input 0.50, infer 4.00, output 1.50)" in step_target(bad)
+
+
 def test_marked_sections_of_the_previous_results_are_kept(tmp_path):
     results = tmp_path / "RESULTS.md"
     results.write_text("# old\n<!-- accuracy:start -->\n| table |\n<!-- accuracy:end -->\nother text\n")
