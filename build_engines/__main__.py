@@ -25,7 +25,7 @@ from pathlib import Path
 
 from gazesam.contracts import MAX_PROMPTS
 from gazesam.model_files import ContractError, ModelFileError
-from gazesam.networks import MODEL_SETS, ROLES, families_of, model_set
+from gazesam.networks import MODEL_SETS, ROLES, families_of, model_set, parse_families
 from gazesam.admission import AdmissionPolicy
 from gazesam.serving import DEFAULT_SERVING_PATH, load_serving
 
@@ -117,7 +117,7 @@ def _cmd_engines(args: argparse.Namespace) -> int:
     from .engine_manifest import MANIFEST_NAME
     from gazesam.pipeline import InProcessPipeline
 
-    from .engines import BuildRequest, EnginesUnavailable, build_engines, require_tensorrt
+    from .engines import BuildRequest, EnginesUnavailable, build_engines, plan_sources, require_tensorrt
     from .frames import FramesError, load_frames
     from .shapes import check_max_prompts
 
@@ -129,12 +129,17 @@ def _cmd_engines(args: argparse.Namespace) -> int:
         if not (repository / "gazesam" / "config.pbtxt").is_file():
             raise FileNotFoundError(f"{repository} holds no CPU-profile repository: run "
                                     "'python -m build_engines repository' first (it gives the ONNX sources)")
+        sources = plan_sources(repository, Path(args.models_dir), parse_families(",".join(args.family)),
+                               args.standin_size)
         tools = require_tensorrt()
         frames = load_frames(args.calibration_frames, args.frames)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
     except (EnginesUnavailable, FramesError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    request = BuildRequest(repository, Path(args.out), args.precision_mode, frames, args.max_prompts)
+    request = BuildRequest(repository, Path(args.out), args.precision_mode, frames, args.max_prompts, sources)
     manifest, report = build_engines(tools, request)
     report_path = Path(args.out) / f"accuracy_{args.precision_mode}.txt"
     report_path.write_text("\n".join(report) + "\n")
@@ -222,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     engines.add_argument("--out", default=str(MODELS_DIR / "engines"), help="plans folder (default: %(default)s)")
     engines.add_argument("--repository", default=str(ROOT / "model_repository"),
                          help="CPU-profile repository with the ONNX sources (default: %(default)s)")
+    engines.add_argument("--family", action="append", default=[], metavar="ROLE=NAME",
+                         help="build a plan-only family (TensorRT plugins, e.g. detector=yolo_nas_trt) in place of its "
+                              "ONNX Runtime flavour, which the repository serves and which records its inputs")
+    engines.add_argument("--standin-size", choices=("tiny", "full"), default="tiny",
+                         help="--family: the stand-in to build where the family has no real file (default: "
+                              "%(default)s)")
     engines.set_defaults(func=_cmd_engines)
     return parser
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from gazesam.contracts import FRAME_IMAGE, FRAME_SIZE, GATE, MAX_PROMPTS, NetworkContract, TensorSpec
 from gazesam.model_files import ContractError
-from gazesam.networks import ModelSet, Network
+from gazesam.networks import Family, ModelSet, Network
 from gazesam.serving import PACKAGED, ServingConfig
 from gazesam.onnx_network import ORT_THREADS_PARAMETER
 
@@ -43,7 +43,7 @@ from .config_text import Scheduling, WarmupSample, network_config, python_model_
 from .cpu_quantization import int8_file
 from .engine_host import check_plan_host, probe_plan_host
 from .engine_manifest import EngineManifest, plan_for, read_manifest
-from .graph_ops import refuse_tensorrt_plugins
+from .graph_ops import tensorrt_plugin_ops
 from .precision import PRECISION_MODES
 from .manifest import choose_model_file
 from .shapes import FRAME_HW_LEVELS, InputProfile, frame_batch_limit, input_profiles, is_prompt_input, onnx_dynamic_inputs, shape_levels
@@ -269,7 +269,7 @@ class CpuProfile:
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """ONNX Runtime can run every network file (no TensorRT plugin operators)."""
-        refuse_onnx_runtime_unrunnable(models_dir, model_set, standin_size, "ONNX Runtime (cpu profile)")
+        refuse_tensorrt_only_files(models_dir, model_set, standin_size, "ONNX Runtime (cpu profile)")
 
     def network_model(
         self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
@@ -288,10 +288,26 @@ class CpuProfile:
         return NetworkModel(config, self.adapter, plan.threads)
 
 
-def refuse_onnx_runtime_unrunnable(models_dir: Path, model_set: ModelSet, standin_size: str, runtime: str) -> None:
-    """ContractError when a network file of ``model_set`` uses operators ONNX Runtime cannot run."""
+def refuse_tensorrt_only_files(models_dir: Path, model_set: ModelSet, standin_size: str, runtime: str) -> None:
+    """ContractError, in one line, when a network file of ``model_set`` uses TensorRT plugin operators, which only
+    TensorRT runs (``runtime`` names the profile's runtime that cannot)."""
     for network in model_set.networks:
-        refuse_tensorrt_plugins(choose_model_file(models_dir, network, model_set, standin_size), network.key, runtime)
+        path = choose_model_file(models_dir, network, model_set, standin_size)
+        plugins = tensorrt_plugin_ops(path)
+        if plugins:
+            raise ContractError(tensorrt_only_refusal(model_set.family_of(network), network, path, plugins, runtime))
+
+
+def tensorrt_only_refusal(family: Family, network: Network, path: Path, plugins: list[str], runtime: str) -> str:
+    """Why ``runtime`` refuses ``network``'s file, which profile serves it and what to choose instead."""
+    text = (f"{network.key} ({path.name}) uses the TensorRT plugin(s) {', '.join(plugins)}, which {runtime} cannot "
+            f"run: only the {TensorRtProfile.name} profile serves it")
+    if not family.plan_only:
+        return text
+    flavour = f"--family {family.role}={family.onnx_runtime_flavour}"
+    others = ", ".join(name for name in PROFILES if name != TensorRtProfile.name)
+    return (f"{text} (plans from 'build_engines engines --family {family.role}={family.name}' on a CPU repository "
+            f"written with {flavour}); the {others} profiles serve {flavour}")
 
 
 class OnnxProfile:
@@ -310,7 +326,7 @@ class OnnxProfile:
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """ONNX Runtime can run every network file (no TensorRT plugin operators)."""
-        refuse_onnx_runtime_unrunnable(models_dir, model_set, standin_size, "the onnxruntime backend")
+        refuse_tensorrt_only_files(models_dir, model_set, standin_size, "the onnxruntime backend (onnx profile)")
         if self.ort_trt_cache is None:
             self.ort_trt_cache = models_dir / "ort_trt_cache"
         self.ort_trt_cache = Path(self.ort_trt_cache).resolve()
@@ -408,6 +424,7 @@ class PyTorchProfile:
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """Every operator of every network file has a PyTorch implementation (needs PyTorch here)."""
+        refuse_tensorrt_only_files(models_dir, model_set, standin_size, "PyTorch (pytorch profile)")
         try:
             from gazesam.onnx_torch import unsupported_nodes
         except ImportError as exc:
