@@ -85,6 +85,7 @@ def _cmd_macs(args: argparse.Namespace) -> int:
 
 
 def _cmd_repository(args: argparse.Namespace) -> int:
+    from .gpu_memory import GpuMemoryError
     from .profiles import make_profile
     from .repository import write_repository
 
@@ -95,15 +96,19 @@ def _cmd_repository(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"the serving config's [instances] names {unknown}, which are not network models of "
                              f"this model set ({', '.join(n.model for n in chosen.networks)})")
+        cache = Path(args.ort_trt_cache) if args.ort_trt_cache else None
+        profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt, ort_trt_cache=cache,
+                               torch_device=args.torch_device, cpu_cores=args.cpu_cores,
+                               precision_mode=args.precision_mode, serving=serving, gpu_memory_gib=args.gpu_memory_gib)
     except (KeyError, ValueError) as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
-    cache = Path(args.ort_trt_cache) if args.ort_trt_cache else None
-    profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt, ort_trt_cache=cache,
-                           torch_device=args.torch_device, cpu_cores=args.cpu_cores,
-                           precision_mode=args.precision_mode, serving=serving)
-    provenance = write_repository(Path(args.out), Path(args.models_dir), chosen, args.standin_size, profile,
-                                  AdmissionPolicy.of_serving(serving))
+    try:
+        provenance = write_repository(Path(args.out), Path(args.models_dir), chosen, args.standin_size, profile,
+                                      AdmissionPolicy.of_serving(serving))
+    except GpuMemoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {args.out} ({args.profile} profile, model set {chosen.name}: {chosen.describe()})")
     for family in chosen.families:
         print(f"  {family.label}")
@@ -205,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="cpu profile: default (every network fp32) or optimized (int8 where the registry's "
                            "CpuPlan says it pays: ONNX Runtime dynamic quantization; perf/evaluate_precision.py "
                            "measures it) (default: %(default)s)")
+    repo.add_argument("--gpu-memory-gib", type=float, default=None, metavar="N",
+                      help="GPU profiles: the GPU's memory; each network's instance count (registry GpuPlan) is lowered "
+                           "until all instances' estimate (model file + a per-instance overhead, build_engines."
+                           "gpu_memory) fits it with headroom, the reason in each config; refused when one instance "
+                           "each does not fit (default: the registry counts)")
     repo.add_argument("--engines", default=str(MODELS_DIR / "engines"),
                       help="tensorrt profile: folder the 'engines' command wrote (default: %(default)s)")
     repo.set_defaults(func=_cmd_repository)

@@ -34,6 +34,7 @@ from build_engines.calibration import record_network_inputs
 from build_engines.engine_host import probe_plan_host
 from build_engines.engine_manifest import EngineManifest, PlanRecord, file_sha256, write_manifest
 from build_engines.engines import plan_sources
+from build_engines.gpu_memory import GIB, GPU_INSTANCE_OVERHEAD_BYTES, GPU_MEMORY_HEADROOM, memory_budget
 from build_engines.graph_ops import tensorrt_plugin_ops
 from build_engines.profiles import ORT_CUDA_PARAMETERS
 from build_engines.repository import write_repository
@@ -280,3 +281,51 @@ def test_a_plan_only_familys_onnx_runtime_flavour_serves_the_same_networks():
         check_onnx_runtime_flavour(trt, family("detector", "yolox"))
     assert model_set("standin", "detector=yolo_nas_trt").onnx_runtime_set().choice["detector"] == "yolo_nas_ort"
 
+
+# --- instance counts sized to GPU memory (--gpu-memory-gib) ----------------------------------------------------
+
+
+def instance_bytes(repo: Path, model: str) -> int:
+    """The estimate of one instance of ``model``: its served file in ``repo`` plus the stated overhead."""
+    (served,) = [path for path in (repo / model / "1").glob("model.*") if path.suffix in (".onnx", ".plan")]
+    return served.stat().st_size + GPU_INSTANCE_OVERHEAD_BYTES
+
+
+def gpu_counts(repo: Path) -> dict[str, int]:
+    return {model: config(repo, model).instance_group[0].count for model in NETWORK_MODELS}
+
+
+@pytest.mark.parametrize("profile", ["onnx", "pytorch"])
+def test_gpu_instances_are_lowered_until_their_estimate_fits_the_gpu(tmp_path, profile):
+    status, requested = generate(tmp_path, profile)
+    assert status == 0
+    wanted = gpu_counts(requested)
+    least = sum(instance_bytes(requested, model) for model in NETWORK_MODELS)
+    everything = sum(wanted[model] * instance_bytes(requested, model) for model in NETWORK_MODELS)
+    gib = (least + everything) / 2 / GIB / (1 - GPU_MEMORY_HEADROOM)  # room for some extra instances, not all
+    status, repo = generate(tmp_path, profile, "--gpu-memory-gib", f"{gib:.3f}")
+    assert status == 0
+    counts = gpu_counts(repo)
+    budget = memory_budget(float(f"{gib:.3f}"))
+    total = sum(counts[model] * instance_bytes(repo, model) for model in NETWORK_MODELS)
+    assert total <= budget and all(1 <= counts[m] <= wanted[m] for m in NETWORK_MODELS)
+    lowered = [m for m in NETWORK_MODELS if counts[m] < wanted[m]]
+    assert lowered and sum(counts.values()) > len(NETWORK_MODELS)  # some lowered, some extra instances kept
+    for model in lowered:  # one more instance of any lowered network would not fit: none was dropped needlessly
+        assert total + instance_bytes(repo, model) > budget, model
+        assert f"lowered from {wanted[model]}" in (repo / model / "config.pbtxt").read_text()
+    kept = next(m for m in NETWORK_MODELS if m not in lowered)
+    assert f"--gpu-memory-gib {float(f'{gib:.3f}'):g}" in (repo / kept / "config.pbtxt").read_text()
+    status, roomy = generate(tmp_path, profile, "--gpu-memory-gib", "80")
+    assert status == 0 and gpu_counts(roomy) == wanted  # a large GPU keeps the registry's counts
+
+
+def test_a_gpu_too_small_for_one_instance_each_is_refused_in_one_line(tmp_path, capsys):
+    status, repo = generate(tmp_path, "onnx", "--gpu-memory-gib", "1")
+    err = capsys.readouterr().err
+    assert status == 2 and not repo.exists() and err.strip().count("\n") == 0
+    assert "one instance of each network needs about" in err and "more than the 0.75 GiB" in err
+    for profile, extra in (("cpu", ()), ("pytorch", ("--torch-device", "cpu"))):
+        status, repo = generate(tmp_path, profile, *extra, "--gpu-memory-gib", "16")
+        err = capsys.readouterr().err
+        assert status == 2 and not repo.exists() and "applies to the onnx, tensorrt and pytorch" in err, profile
