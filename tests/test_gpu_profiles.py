@@ -158,6 +158,9 @@ def test_runtimes_refuse_graphs_they_cannot_run(tmp_path, capsys):
         assert err.strip().count("\n") == 0 and "Traceback" not in err, err  # one line
         assert "only the tensorrt profile serves it" in err and f"({profile} profile)" in err
         assert "--family detector=yolo_nas_ort" in err and "engines --family detector=yolo_nas_trt" in err
+
+
+def test_pytorch_serves_the_onnx_runtime_flavours_nms(tmp_path):
     status, _ = generate(tmp_path, "pytorch", "--family", "detector=yolo_nas_ort")  # NMS has a torch implementation
     assert status == 0
 
