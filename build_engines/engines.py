@@ -198,7 +198,8 @@ def plan_sources(repository: Path, models_dir: Path, plan_families: dict[str, st
     served = recorded.with_families(plan_families)
     plans = {}
     for network in served.networks:
-        family, flavour = served.family_of(network), recorded.family(served.family_of(network).role)
+        family = served.family_of(network)
+        flavour = recorded.family(family.role)
         if family == flavour:
             plans[network.key] = PlanSource(network, network_file(repository, network.model), family.name, family.name)
             continue
