@@ -118,3 +118,25 @@ perf: setup setup-standin perf-analyzer-install
 	$(PY) perf/evaluate_precision.py
 	$(PY) perf/bench_transport.py
 	$(PY) perf/collect_results.py
+
+# Python 3.12 (the Python of the NGC 24.11+ images): the tests under 3.12 in .venv312/, tritonserver's
+# 3.12 stub included (nvidia-pytriton ships it). Not part of `make test`. Without PyTorch (its tests are left
+# out), deployment tools and browsers; PY312_MARKS="not soak" adds the end-to-end tests (long).
+# PYTHON312: a python3.12 (default: pyenv's selected or installed one, else PATH's).
+PYTHON312 ?= $(or $(shell pyenv which python3.12 2>/dev/null),$(lastword $(wildcard $(HOME)/.pyenv/versions/3.12.*/bin/python3.12)),$(shell command -v python3.12))
+VENV312 := .venv312
+PY312 := $(VENV312)/bin/python
+PY312_MARKS ?= not e2e and not soak
+PY312_IGNORED := tests/test_deploy_chart.py tests/test_model_analyzer_config.py tests/test_web_browser.py \
+	tests/test_profiles.py tests/test_torch_placement.py
+.PHONY: test-py312
+$(VENV312)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@test -x "$(PYTHON312)" && "$(PYTHON312)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' || \
+		{ echo "error: no Python 3.12 found ('$(PYTHON312)'): install one (pyenv install 3.12.1) or pass PYTHON312=/path/to/python3.12" >&2; exit 2; }
+	"$(PYTHON312)" -m venv $(VENV312)
+	$(PY312) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(PY312) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+test-py312: $(VENV312)/.installed setup setup-standin
+	$(PY312) -m pytest -q -ra -m "$(PY312_MARKS)" -k "not pytorch" $(addprefix --ignore=,$(PY312_IGNORED))

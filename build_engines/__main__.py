@@ -25,7 +25,7 @@ from pathlib import Path
 
 from gazesam.contracts import MAX_PROMPTS
 from gazesam.model_files import ContractError, ModelFileError
-from gazesam.networks import MODEL_SETS, ROLES, families_of, model_set
+from gazesam.networks import MODEL_SETS, ROLES, families_of, model_set, parse_families
 from gazesam.admission import AdmissionPolicy
 from gazesam.serving import DEFAULT_SERVING_PATH, load_serving
 
@@ -85,6 +85,7 @@ def _cmd_macs(args: argparse.Namespace) -> int:
 
 
 def _cmd_repository(args: argparse.Namespace) -> int:
+    from .gpu_memory import GpuMemoryError
     from .profiles import make_profile
     from .repository import write_repository
 
@@ -95,15 +96,19 @@ def _cmd_repository(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"the serving config's [instances] names {unknown}, which are not network models of "
                              f"this model set ({', '.join(n.model for n in chosen.networks)})")
+        cache = Path(args.ort_trt_cache) if args.ort_trt_cache else None
+        profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt, ort_trt_cache=cache,
+                               torch_device=args.torch_device, cpu_cores=args.cpu_cores,
+                               precision_mode=args.precision_mode, serving=serving, gpu_memory_gib=args.gpu_memory_gib)
     except (KeyError, ValueError) as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
-    cache = Path(args.ort_trt_cache) if args.ort_trt_cache else None
-    profile = make_profile(args.profile, Path(args.engines), args.onnx_tensorrt, ort_trt_cache=cache,
-                           torch_device=args.torch_device, cpu_cores=args.cpu_cores,
-                           precision_mode=args.precision_mode, serving=serving)
-    provenance = write_repository(Path(args.out), Path(args.models_dir), chosen, args.standin_size, profile,
-                                  AdmissionPolicy.of_serving(serving))
+    try:
+        provenance = write_repository(Path(args.out), Path(args.models_dir), chosen, args.standin_size, profile,
+                                      AdmissionPolicy.of_serving(serving))
+    except GpuMemoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {args.out} ({args.profile} profile, model set {chosen.name}: {chosen.describe()})")
     for family in chosen.families:
         print(f"  {family.label}")
@@ -117,7 +122,7 @@ def _cmd_engines(args: argparse.Namespace) -> int:
     from .engine_manifest import MANIFEST_NAME
     from gazesam.pipeline import InProcessPipeline
 
-    from .engines import BuildRequest, EnginesUnavailable, build_engines, require_tensorrt
+    from .engines import BuildRequest, EnginesUnavailable, build_engines, plan_sources, require_tensorrt
     from .frames import FramesError, load_frames
     from .shapes import check_max_prompts
 
@@ -129,12 +134,17 @@ def _cmd_engines(args: argparse.Namespace) -> int:
         if not (repository / "gazesam" / "config.pbtxt").is_file():
             raise FileNotFoundError(f"{repository} holds no CPU-profile repository: run "
                                     "'python -m build_engines repository' first (it gives the ONNX sources)")
+        sources = plan_sources(repository, Path(args.models_dir), parse_families(",".join(args.family)),
+                               args.standin_size)
         tools = require_tensorrt()
         frames = load_frames(args.calibration_frames, args.frames)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
     except (EnginesUnavailable, FramesError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    request = BuildRequest(repository, Path(args.out), args.precision_mode, frames, args.max_prompts)
+    request = BuildRequest(repository, Path(args.out), args.precision_mode, frames, args.max_prompts, sources)
     manifest, report = build_engines(tools, request)
     report_path = Path(args.out) / f"accuracy_{args.precision_mode}.txt"
     report_path.write_text("\n".join(report) + "\n")
@@ -200,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="cpu profile: default (every network fp32) or optimized (int8 where the registry's "
                            "CpuPlan says it pays: ONNX Runtime dynamic quantization; perf/evaluate_precision.py "
                            "measures it) (default: %(default)s)")
+    repo.add_argument("--gpu-memory-gib", type=float, default=None, metavar="N",
+                      help="GPU profiles: the GPU's memory; each network's instance count (registry GpuPlan) is lowered "
+                           "until all instances' estimate (model file + a per-instance overhead, build_engines."
+                           "gpu_memory) fits it with headroom, the reason in each config; refused when one instance "
+                           "each does not fit (default: the registry counts)")
     repo.add_argument("--engines", default=str(MODELS_DIR / "engines"),
                       help="tensorrt profile: folder the 'engines' command wrote (default: %(default)s)")
     repo.set_defaults(func=_cmd_repository)
@@ -222,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     engines.add_argument("--out", default=str(MODELS_DIR / "engines"), help="plans folder (default: %(default)s)")
     engines.add_argument("--repository", default=str(ROOT / "model_repository"),
                          help="CPU-profile repository with the ONNX sources (default: %(default)s)")
+    engines.add_argument("--family", action="append", default=[], metavar="ROLE=NAME",
+                         help="build a plan-only family (TensorRT plugins, e.g. detector=yolo_nas_trt) in place of its "
+                              "ONNX Runtime flavour, which the repository serves and which records its inputs")
+    engines.add_argument("--standin-size", choices=("tiny", "full"), default="tiny",
+                         help="--family: the stand-in to build where the family has no real file (default: "
+                              "%(default)s)")
     engines.set_defaults(func=_cmd_engines)
     return parser
 

@@ -7,6 +7,11 @@ which is also the pipeline that turns the frames into each network's real inputs
 Each plan is then run on those inputs and compared with the ONNX model under ONNX Runtime; the whole
 pipeline is compared too, with every network swapped for its plan.
 
+A plan-only family (its file uses TensorRT plugins, e.g. ``yolo_nas_trt``'s ``EfficientNMS_TRT``) cannot be in
+a CPU repository: ``--family detector=yolo_nas_trt`` builds its served file from the model store instead,
+on the inputs its ONNX Runtime flavour (``yolo_nas_ort``: same pre-processing, same served tensors) records
+in the repository, and compares the plan with that flavour.
+
 TensorRT's Python bindings and polygraphy are installed in the image of ``docker/Dockerfile``, pinned
 there beside the NGC tag whose Triton loads the plans; the bindings run on the image's own
 ``libnvinfer``, and a build is refused when the two releases differ (``engine_host``). Every plan is
@@ -28,7 +33,8 @@ from tqdm import tqdm
 
 from gazesam.contracts import PROMPT_MASKS
 from gazesam.model_files import read_provenance
-from gazesam.pipeline import InProcessPipeline
+from gazesam.networks import ModelSet, Network
+from gazesam.pipeline import InProcessPipeline, network_file, repository_model_set
 
 from .accuracy import NetworkAccuracy, format_network_rows, format_pipeline_row, pipeline_agreement
 from .calibration import (
@@ -44,6 +50,7 @@ from .calibration import (
 )
 from .engine_host import PlanHost, TensorRtVersionError, check_tensorrt_version, first_gpu, tensorrt_library_release
 from .engine_manifest import EngineManifest, PlanRecord, file_sha256, write_manifest
+from .manifest import choose_model_file
 from .precision import network_precisions
 from .shapes import InputProfile, frame_batch_limit, input_profiles
 
@@ -156,12 +163,65 @@ def compare_network(
 
 
 @dataclass(frozen=True)
+class PlanSource:
+    """What one plan serves and the ONNX file it is built from; ``recorded_by``: the family whose ONNX Runtime
+    run in the CPU repository gives its calibration and accuracy inputs, and the reference it is compared with
+    (itself, or a plan-only family's ONNX Runtime flavour)."""
+
+    network: Network
+    onnx_path: Path
+    family: str
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class PlanSources:
+    """Every plan's source: the model set the plans serve (the CPU repository's, plan-only families swapped in)."""
+
+    model_set: ModelSet
+    plans: dict[str, PlanSource]  # network key -> source
+
+    def notes(self) -> list[str]:
+        """One line per plan whose inputs and reference come from another family."""
+        return [f"{key}: plan of {p.family} ({p.onnx_path.name}); inputs recorded by, and compared with, its ONNX "
+                f"Runtime flavour {p.recorded_by}" for key, p in self.plans.items() if p.family != p.recorded_by]
+
+
+def plan_sources(repository: Path, models_dir: Path, plan_families: dict[str, str], standin_size: str) -> PlanSources:
+    """The plans' sources: each network's file in the CPU ``repository``, except the roles ``plan_families``
+    gives a plan-only family (role -> family, e.g. detector -> yolo_nas_trt), whose served file comes from
+    ``models_dir`` while the repository's ONNX Runtime flavour of it records the inputs.
+
+    ValueError when a family named there is not plan-only or the repository does not serve its flavour.
+    """
+    recorded = repository_model_set(repository)
+    served = recorded.with_families(plan_families)
+    plans = {}
+    for network in served.networks:
+        family = served.family_of(network)
+        flavour = recorded.family(family.role)
+        if family == flavour:
+            plans[network.key] = PlanSource(network, network_file(repository, network.model), family.name, family.name)
+            continue
+        if family.onnx_runtime_flavour != flavour.name:
+            raise ValueError(
+                f"--family {family.role}={family.name}: plans are built from the CPU repository's own files; only a "
+                f"plan-only family replaces its ONNX Runtime flavour, and {repository} serves {family.role}="
+                f"{flavour.name}" + (f" (write it with --family {family.role}={family.onnx_runtime_flavour})"
+                                     if family.plan_only else ""))
+        path = choose_model_file(models_dir, network, served, standin_size)
+        plans[network.key] = PlanSource(network, path, family.name, flavour.name)
+    return PlanSources(served, plans)
+
+
+@dataclass(frozen=True)
 class BuildRequest:
     repository: Path  # CPU-profile repository: ONNX sources and the calibration pipeline
     out: Path
     precision_mode: str
     frames: list[np.ndarray]
     max_prompts: int
+    sources: PlanSources
 
 
 def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineManifest, list[str]]:
@@ -172,7 +232,7 @@ def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineMa
     request.out.mkdir(parents=True, exist_ok=True)
     feeds = record_network_inputs(request.repository, request.frames)
     pipeline = InProcessPipeline(request.repository)
-    model_set = pipeline.model_set
+    model_set = request.sources.model_set
     precisions = network_precisions(request.precision_mode, model_set.networks)
     onnx_networks = {net.contract.key: net for net in pipeline.networks.values()}
     plans: dict[str, PlanRecord] = {}
@@ -180,9 +240,8 @@ def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineMa
     results: list[NetworkAccuracy] = []
     failures: list[str] = []
     for network in tqdm(list(precisions), desc=f"TensorRT plans ({request.precision_mode})", unit="plan"):
-        model = model_set.network(network).model
-        onnx_path = request.repository / model / "1" / "model.onnx"
-        contract = model_set.network(network).contract
+        source = request.sources.plans[network]
+        model, onnx_path, contract = source.network.model, source.onnx_path, source.network.contract
         max_batch = frame_batch_limit(contract, onnx_path)
         precision = precisions[network]
         plan_path = request.out / f"{model}.plan"
@@ -205,7 +264,7 @@ def build_engines(tools: TensorRtTools, request: BuildRequest) -> tuple[EngineMa
         results.append(compare_network(network, precision, onnx_networks[network], built[network], feeds[network]))
     manifest = EngineManifest(request.precision_mode, tools.host, model_set.describe(), request.max_prompts, plans)
     write_manifest(request.out, manifest)
-    lines = format_network_rows(results)
+    lines = format_network_rows(results) + request.sources.notes()
     if len(built) == len(precisions):
         reference = run_frames(InProcessPipeline(request.repository), request.frames, "pipeline (ONNX FP32)")
         pipeline.wrap_networks(lambda net: built[net.contract.key])

@@ -21,7 +21,8 @@ and every tensor name stay as generated. Each network config states ``profile``,
 ``runtime`` in its parameters, beside ``provenance``, so a running server tells what it serves. Every
 GPU-profile network has ``model_warmup`` at each shape of its profile (frame batch 1 and the batcher's
 largest; the decoder's fewest, usual and most prompts), so Triton reports it ready only once engines,
-kernels and CUDA contexts exist.
+kernels and CUDA contexts exist. ``gpu_memory_gib`` (``--gpu-memory-gib``) lowers the GPU instance counts
+until their estimated memory fits that GPU (:mod:`build_engines.gpu_memory`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 
 from gazesam.contracts import FRAME_IMAGE, FRAME_SIZE, GATE, MAX_PROMPTS, NetworkContract, TensorSpec
 from gazesam.model_files import ContractError
-from gazesam.networks import ModelSet, Network
+from gazesam.networks import Family, ModelSet, Network
 from gazesam.serving import PACKAGED, ServingConfig
 from gazesam.onnx_network import ORT_THREADS_PARAMETER
 
@@ -43,7 +44,8 @@ from .config_text import Scheduling, WarmupSample, network_config, python_model_
 from .cpu_quantization import int8_file
 from .engine_host import check_plan_host, probe_plan_host
 from .engine_manifest import EngineManifest, plan_for, read_manifest
-from .graph_ops import refuse_tensorrt_plugins
+from .gpu_memory import InstanceRequest, fit_instances
+from .graph_ops import tensorrt_plugin_ops
 from .precision import PRECISION_MODES
 from .manifest import choose_model_file
 from .shapes import FRAME_HW_LEVELS, InputProfile, frame_batch_limit, input_profiles, is_prompt_input, onnx_dynamic_inputs, shape_levels
@@ -97,11 +99,18 @@ def instance_override(network: Network, serving: ServingConfig) -> tuple[int, st
     return None if count is None else (count, f"{count} instance(s): set in the serving config [instances]")
 
 
-def gpu_scheduling(network: Network, max_batch: int, serving: ServingConfig, kind: str = "KIND_GPU") -> Scheduling:
-    """Scheduling of ``network`` for several streams on one GPU (instances from its registry ``GpuPlan``,
-    unless the serving config sets them; the batcher's queue delay from the serving config)."""
+def requested_instances(network: Network, max_batch: int, serving: ServingConfig) -> tuple[int, str]:
+    """``network``'s GPU instance count and its reason: from its registry ``GpuPlan`` unless the serving config
+    sets it (one for a network the dynamic batcher fills)."""
     count, reason = BATCHED_ENCODER_INSTANCES if max_batch > 0 else (network.gpu.instances, network.gpu.why)
-    count, reason = instance_override(network, serving) or (count, reason)
+    return instance_override(network, serving) or (count, reason)
+
+
+def gpu_scheduling(network: Network, max_batch: int, serving: ServingConfig, kind: str = "KIND_GPU",
+                   instances: tuple[int, str] | None = None) -> Scheduling:
+    """Scheduling of ``network`` for several streams on one GPU: ``instances`` (count, reason) where given (sized
+    to GPU memory), else :func:`requested_instances`; the batcher's queue delay from the serving config."""
+    count, reason = instances or requested_instances(network, max_batch, serving)
     if count > 1:
         reason = f"{reason}; {ORDER_NOTE}"
     delay = serving.queue_delay_us
@@ -269,7 +278,7 @@ class CpuProfile:
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """ONNX Runtime can run every network file (no TensorRT plugin operators)."""
-        refuse_onnx_runtime_unrunnable(models_dir, model_set, standin_size, "ONNX Runtime (cpu profile)")
+        refuse_tensorrt_only_files(models_dir, model_set, standin_size, "ONNX Runtime (cpu profile)")
 
     def network_model(
         self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
@@ -288,21 +297,63 @@ class CpuProfile:
         return NetworkModel(config, self.adapter, plan.threads)
 
 
-def refuse_onnx_runtime_unrunnable(models_dir: Path, model_set: ModelSet, standin_size: str, runtime: str) -> None:
-    """ContractError when a network file of ``model_set`` uses operators ONNX Runtime cannot run."""
+def refuse_tensorrt_only_files(models_dir: Path, model_set: ModelSet, standin_size: str, runtime: str) -> None:
+    """ContractError, in one line, when a network file of ``model_set`` uses TensorRT plugin operators, which only
+    TensorRT runs (``runtime`` names the profile's runtime that cannot)."""
     for network in model_set.networks:
-        refuse_tensorrt_plugins(choose_model_file(models_dir, network, model_set, standin_size), network.key, runtime)
+        path = choose_model_file(models_dir, network, model_set, standin_size)
+        plugins = tensorrt_plugin_ops(path)
+        if plugins:
+            raise ContractError(tensorrt_only_refusal(model_set.family_of(network), network, path, plugins, runtime))
 
 
-class OnnxProfile:
+def tensorrt_only_refusal(family: Family, network: Network, path: Path, plugins: list[str], runtime: str) -> str:
+    """Why ``runtime`` refuses ``network``'s file, which profile serves it and what to choose instead."""
+    text = (f"{network.key} ({path.name}) uses the TensorRT plugin(s) {', '.join(plugins)}, which {runtime} cannot "
+            f"run: only the {TensorRtProfile.name} profile serves it")
+    if not family.plan_only:
+        return text
+    flavour = f"--family {family.role}={family.onnx_runtime_flavour}"
+    others = ", ".join(name for name in PROFILES if name != TensorRtProfile.name)
+    return (f"{text} (plans from 'build_engines engines --family {family.role}={family.name}' on a CPU repository "
+            f"written with {flavour}); the {others} profiles serve {flavour}")
+
+
+class GpuProfile:
+    """What the GPU profiles share: no ``GATE``, and instance counts sized to ``gpu_memory_gib`` where it is set
+    (``repository --gpu-memory-gib``; :mod:`build_engines.gpu_memory`), else the requested ones."""
+
+    gates = False
+    serving: ServingConfig = PACKAGED  # queue delay and instance overrides (make_profile sets another)
+    gpu_memory_gib: float | None = None  # make_profile sets it
+    fitted: dict[str, tuple[int, str]] = {}  # model -> (count, reason) sized to gpu_memory_gib, set by preflight
+
+    def served_file(self, network: Network, model_file: Path) -> tuple[Path, int]:
+        """The file Triton loads for ``network`` (from its ONNX ``model_file``) and its frame batch limit."""
+        raise NotImplementedError
+
+    def fit_to_gpu_memory(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
+        """Size every network's instance count to ``gpu_memory_gib`` (GpuMemoryError when one each does not fit)."""
+        if self.gpu_memory_gib is None:
+            return
+        requests = []
+        for network in model_set.networks:
+            served, max_batch = self.served_file(network, choose_model_file(models_dir, network, model_set, standin_size))
+            count, reason = requested_instances(network, max_batch, self.serving)
+            requests.append(InstanceRequest(network.model, count, reason, served.stat().st_size))
+        self.fitted = fit_instances(requests, self.gpu_memory_gib)
+
+    def scheduling(self, network: Network, max_batch: int, kind: str = "KIND_GPU") -> Scheduling:
+        return gpu_scheduling(network, max_batch, self.serving, kind, self.fitted.get(network.model))
+
+
+class OnnxProfile(GpuProfile):
     """Native ``onnxruntime`` backend on the GPU, optionally with its TensorRT accelerator.
 
     ``ort_trt_cache``: folder of the accelerator's engine and timing caches (default: ``<models>/ort_trt_cache``).
     """
 
     name = "onnx"
-    gates = False
-    serving: ServingConfig = PACKAGED  # queue delay and instance overrides (make_profile sets another)
 
     def __init__(self, tensorrt_accelerator: bool = False, ort_trt_cache: Path | None = None):
         self.tensorrt_accelerator = tensorrt_accelerator
@@ -310,12 +361,16 @@ class OnnxProfile:
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """ONNX Runtime can run every network file (no TensorRT plugin operators)."""
-        refuse_onnx_runtime_unrunnable(models_dir, model_set, standin_size, "the onnxruntime backend")
+        refuse_tensorrt_only_files(models_dir, model_set, standin_size, "the onnxruntime backend (onnx profile)")
         if self.ort_trt_cache is None:
             self.ort_trt_cache = models_dir / "ort_trt_cache"
         self.ort_trt_cache = Path(self.ort_trt_cache).resolve()
         if self.tensorrt_accelerator:
             self.ort_trt_cache.mkdir(parents=True, exist_ok=True)
+        self.fit_to_gpu_memory(models_dir, model_set, standin_size)
+
+    def served_file(self, network: Network, model_file: Path) -> tuple[Path, int]:
+        return model_file, frame_batch_limit(network.contract, model_file)
 
     def network_model(
         self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
@@ -323,8 +378,8 @@ class OnnxProfile:
     ) -> NetworkModel:
         contract = network.contract
         place_model_file(model_file, version_dir / "model.onnx")
-        max_batch = frame_batch_limit(contract, model_file)
-        scheduling = gpu_scheduling(network, max_batch, self.serving)
+        _, max_batch = self.served_file(network, model_file)
+        scheduling = self.scheduling(network, max_batch)
         profiles = input_profiles(contract, max_batch)
         if self.tensorrt_accelerator:
             precision = network.gpu.precision("default")
@@ -340,12 +395,10 @@ class OnnxProfile:
         return NetworkModel(config, None)
 
 
-class TensorRtProfile:
+class TensorRtProfile(GpuProfile):
     """Native ``tensorrt`` backend on plans built by ``python -m build_engines engines``."""
 
     name = "tensorrt"
-    gates = False
-    serving: ServingConfig = PACKAGED  # queue delay and instance overrides (make_profile sets another)
 
     def __init__(self, engines_dir: Path):
         self.engines_dir = Path(engines_dir)
@@ -365,6 +418,11 @@ class TensorRtProfile:
         for network in model_set.networks:
             plan_for(self.engines_dir, self.manifest, network.key,
                      choose_model_file(models_dir, network, model_set, standin_size))
+        self.fit_to_gpu_memory(models_dir, model_set, standin_size)
+
+    def served_file(self, network: Network, model_file: Path) -> tuple[Path, int]:
+        plan, record = plan_for(self.engines_dir, self.manifest, network.key, model_file)
+        return plan, record.max_batch
 
     def network_model(
         self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
@@ -373,7 +431,7 @@ class TensorRtProfile:
         contract = network.contract
         plan, record = plan_for(self.engines_dir, self.manifest, contract.key, model_file)
         place_model_file(plan, version_dir / "model.plan")
-        scheduling = gpu_scheduling(network, record.max_batch, self.serving)
+        scheduling = self.scheduling(network, record.max_batch)
         host = self.manifest.host
         params = params | {
             "profile": self.name,
@@ -387,7 +445,7 @@ class TensorRtProfile:
         return NetworkModel(config, None)
 
 
-class PyTorchProfile:
+class PyTorchProfile(GpuProfile):
     """Python-backend models running the network in PyTorch (``gazesam_triton.torch_model``).
 
     ``device="cuda"`` (the GPU deployment): ``KIND_GPU`` instances, each on the GPU Triton assigns it
@@ -397,8 +455,6 @@ class PyTorchProfile:
     """
 
     name = "pytorch"
-    gates = False
-    serving: ServingConfig = PACKAGED  # queue delay and instance overrides (make_profile sets another)
     adapter = "from gazesam_triton.torch_model import TritonPythonModel  # noqa: F401"
 
     def __init__(self, device: str = "cuda"):
@@ -408,6 +464,7 @@ class PyTorchProfile:
 
     def preflight(self, models_dir: Path, model_set: ModelSet, standin_size: str) -> None:
         """Every operator of every network file has a PyTorch implementation (needs PyTorch here)."""
+        refuse_tensorrt_only_files(models_dir, model_set, standin_size, "PyTorch (pytorch profile)")
         try:
             from gazesam.onnx_torch import unsupported_nodes
         except ImportError as exc:
@@ -419,6 +476,10 @@ class PyTorchProfile:
             if missing:
                 raise ContractError(f"{network.key} ({path.name}) cannot be served by the pytorch profile: "
                                     + "; ".join(missing))
+        self.fit_to_gpu_memory(models_dir, model_set, standin_size)
+
+    def served_file(self, network: Network, model_file: Path) -> tuple[Path, int]:
+        return model_file, frame_batch_limit(network.contract, model_file)
 
     def network_model(
         self, model: str, model_file: Path, network: Network, params: dict[str, str], doc: str, version_dir: Path,
@@ -426,9 +487,9 @@ class PyTorchProfile:
     ) -> NetworkModel:
         contract = network.contract
         place_model_file(model_file, version_dir / "model.onnx")
-        max_batch = frame_batch_limit(contract, model_file)
+        _, max_batch = self.served_file(network, model_file)
         on_gpu = self.device == "cuda"
-        scheduling = gpu_scheduling(network, max_batch, self.serving, kind="KIND_GPU" if on_gpu else "KIND_CPU")
+        scheduling = self.scheduling(network, max_batch, kind="KIND_GPU" if on_gpu else "KIND_CPU")
         where = ("KIND_GPU: each instance runs on the GPU Triton assigns it" if on_gpu
                  else "KIND_CPU: a server without a GPU")
         scheduling = replace(scheduling, count_reason=f"{scheduling.count_reason}; {where}")
@@ -450,9 +511,10 @@ NetworkProfile = CpuProfile | OnnxProfile | TensorRtProfile | PyTorchProfile
 def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool = False, *,
                  ort_trt_cache: Path | None = None, torch_device: str = "cuda",
                  cpu_cores: int | None = None, precision_mode: str = "default",
-                 serving: ServingConfig | None = None) -> NetworkProfile:
+                 serving: ServingConfig | None = None, gpu_memory_gib: float | None = None) -> NetworkProfile:
     """The profile called ``name`` (``cpu_cores``, ``precision_mode``: the CPU profile's machine, default this
-    one's, and precision mode; the GPU profiles take theirs from their plans or upstream's defaults)."""
+    one's, and precision mode; the GPU profiles take theirs from their plans or upstream's defaults;
+    ``gpu_memory_gib``: the GPU profiles' instance counts sized to that much GPU memory)."""
     if name == "cpu":
         profile = CpuProfile(cpu_cores, precision_mode)
     elif name == "onnx":
@@ -467,5 +529,12 @@ def make_profile(name: str, engines_dir: Path | None = None, onnx_tensorrt: bool
         raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
     if serving is not None:
         profile.serving = serving
+    if gpu_memory_gib is not None:
+        if not isinstance(profile, GpuProfile) or isinstance(profile, PyTorchProfile) and profile.device != "cuda":
+            raise ValueError("--gpu-memory-gib sizes GPU instances: it applies to the onnx, tensorrt and pytorch "
+                             "(--torch-device cuda) profiles only")
+        if gpu_memory_gib <= 0:
+            raise ValueError(f"--gpu-memory-gib must be positive, not {gpu_memory_gib:g}")
+        profile.gpu_memory_gib = gpu_memory_gib
     return profile
 

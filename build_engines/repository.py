@@ -110,7 +110,7 @@ def write_repository(
             adapter = STEP_ADAPTER
         else:
             network = model_set.network(node.network)
-            family = next(f for f in model_set.families if network in f.networks)
+            family = model_set.family_of(network)
             model_file = files[node.model]
             label = read_provenance(model_file).label
             provenance[node.model] = label

@@ -22,6 +22,7 @@ from gazesam.frame_input import FrameInput
 from gazesam.model_files import check_model
 from gazesam.networks import Network
 
+from .graph_ops import register_trt_plugin_schemas
 from .input_graphs import (
     box_corner_size,
     box_crop,
@@ -46,6 +47,7 @@ def at_opset(model: onnx.ModelProto, opset: int = OPSET) -> onnx.ModelProto:
     if current is None or current > opset:
         raise ValueError(f"a served form needs default-domain opset <= {opset}; the file has {current}")
     if current < opset:
+        register_trt_plugin_schemas()  # the converter needs a schema for every op, TensorRT plugins included
         converted = version_converter.convert_version(model, opset)
         del model.graph.node[:]
         model.graph.node.extend(converted.graph.node)

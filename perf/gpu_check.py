@@ -218,10 +218,13 @@ def run_oracle(repository: Path, stream: StreamFrames) -> list[dict[str, np.ndar
             for i, (f, t) in enumerate(zip(stream.frames, stream.times_s))]
 
 
-def build_plans(args: argparse.Namespace, cpu_repo: Path, engines: Path) -> str | None:
-    """Build the plans; None when every plan was built, else why not (the command's exit status checked)."""
+def build_plans(args: argparse.Namespace, cpu_repo: Path, engines: Path, chosen) -> str | None:
+    """Build the plans (plan-only families of ``chosen`` in place of their ONNX Runtime flavours in ``cpu_repo``);
+    None when every plan was built, else why not (the command's exit status checked)."""
+    plan_only = [arg for f in chosen.families if f.plan_only for arg in ("--family", f"{f.role}={f.name}")]
     status = build_engines_main(["--models-dir", args.models_dir, "engines", "--precision-mode", args.precision_mode,
-                                 "--calibration-frames", args.media, "--out", str(engines), "--repository", str(cpu_repo)])
+                                 "--calibration-frames", args.media, "--out", str(engines), "--repository", str(cpu_repo),
+                                 "--standin-size", args.standin_size, *plan_only])
     return None if status == 0 else f"'build_engines engines' exited with {status} (report: {engines})"
 
 
@@ -239,7 +242,7 @@ def run_profile(name: str, args: argparse.Namespace, machine: Machine, chosen, s
     server = None
     try:
         if name == "tensorrt":
-            problem = build_plans(args, cpu_repo, engines)
+            problem = build_plans(args, cpu_repo, engines, chosen)
             if problem:
                 return failed(name, problem)
         base = "onnx" if name == "onnx-trt" else name
@@ -298,8 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     machine = Machine.detect()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    cpu_repo = WORK_DIR / "repo_cpu_oracle"
-    write_repository(cpu_repo, Path(args.models_dir), chosen, args.standin_size)
+    cpu_repo = WORK_DIR / "repo_cpu_oracle"  # ONNX Runtime runs it: plan-only families as their ONNX Runtime flavours
+    write_repository(cpu_repo, Path(args.models_dir), chosen.onnx_runtime_set(), args.standin_size)
     oracle = run_oracle(cpu_repo, stream)
     print(f"gpu_check: {len(stream.frames)} frames of {args.video} per stream, model set {chosen.name}; machine: "
           f"GPU {'yes' if machine.gpu else 'no'}, NGC tritonserver {'yes' if machine.system_triton else 'no'}, "

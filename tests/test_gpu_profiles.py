@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
+import onnx
 import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
@@ -28,9 +30,21 @@ from build_engines.engine_host import (
     check_tensorrt_version,
     library_release,
 )
+from build_engines.calibration import record_network_inputs
+from build_engines.engine_host import probe_plan_host
+from build_engines.engine_manifest import EngineManifest, PlanRecord, file_sha256, write_manifest
+from build_engines.engines import plan_sources
+from build_engines.gpu_memory import GIB, GPU_INSTANCE_OVERHEAD_BYTES, GPU_MEMORY_HEADROOM, memory_budget
+from build_engines.graph_ops import tensorrt_plugin_ops
 from build_engines.profiles import ORT_CUDA_PARAMETERS
+from build_engines.repository import write_repository
+from build_engines.shapes import frame_batch_limit
+from gazesam.networks import check_onnx_runtime_flavour, family, model_set
+from gazesam.pipeline import network_file
 from build_engines.shapes import FRAME_HW_LEVELS, OPT_PROMPTS
 from gazesam.contracts import MAX_PROMPTS
+
+from conftest import shared_path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -141,6 +155,12 @@ def test_runtimes_refuse_graphs_they_cannot_run(tmp_path, capsys):
         status, repo = generate(tmp_path, profile, "--family", "detector=yolo_nas_trt")
         err = capsys.readouterr().err
         assert status == 1 and "EfficientNMS_TRT" in err and not repo.exists(), (profile, err)
+        assert err.strip().count("\n") == 0 and "Traceback" not in err, err  # one line
+        assert "only the tensorrt profile serves it" in err and f"({profile} profile)" in err
+        assert "--family detector=yolo_nas_ort" in err and "engines --family detector=yolo_nas_trt" in err
+
+
+def test_pytorch_serves_the_onnx_runtime_flavours_nms(tmp_path):
     status, _ = generate(tmp_path, "pytorch", "--family", "detector=yolo_nas_ort")  # NMS has a torch implementation
     assert status == 0
 
@@ -183,3 +203,132 @@ def test_uint8_calibration_inputs_reach_the_calibrator_as_float32():
     fed = calibrator_feeds([{"input": np.array([[0, 7, 255]], np.uint8), "count": np.array([3], np.int64)}])
     assert fed[0]["input"].dtype == np.float32 and fed[0]["input"].tolist() == [[0.0, 7.0, 255.0]]
     assert fed[0]["count"].dtype == np.int64  # index inputs stay integers
+
+
+# --- the plan-only detector (yolo_nas_trt): built from the model store, its inputs recorded by yolo_nas_ort ---
+
+
+@pytest.fixture(scope="module")
+def ort_flavour_repo(tmp_path_factory) -> Path:
+    """A CPU repository of the stand-in set with the detector's ONNX Runtime flavour (yolo_nas_ort)."""
+    repo = tmp_path_factory.mktemp("repo_yolo_nas_ort")
+    write_repository(repo, MODELS, model_set("standin", "detector=yolo_nas_ort"), "tiny")
+    return repo
+
+
+def graph_inputs(path: Path) -> list[tuple[str, int, tuple]]:
+    """(name, element type, dims) of every input of the ONNX file at ``path``, read from the file itself."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return [(v.name, v.type.tensor_type.elem_type,
+             tuple(d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim)) for v in graph.input]
+
+
+def test_plan_only_detector_is_built_from_its_file_on_inputs_its_onnx_runtime_flavour_records(ort_flavour_repo):
+    sources = plan_sources(ort_flavour_repo, MODELS, {"detector": "yolo_nas_trt"}, "tiny")
+    detector = sources.plans["detector"]
+    assert (detector.family, detector.recorded_by) == ("yolo_nas_trt", "yolo_nas_ort")
+    assert tensorrt_plugin_ops(detector.onnx_path) == ["EfficientNMS_TRT"]  # the TensorRT export, not the repo's file
+    recorded_file = network_file(ort_flavour_repo, "object_detector")
+    assert tensorrt_plugin_ops(recorded_file) == [] and graph_inputs(detector.onnx_path) == graph_inputs(recorded_file)
+    others = {key: source.onnx_path for key, source in sources.plans.items() if key != "detector"}
+    assert others == {key: network_file(ort_flavour_repo, s.network.model) for key, s in sources.plans.items()
+                      if key != "detector"}
+    assert "detector=yolo_nas_trt" in sources.model_set.describe()
+    assert any("yolo_nas_trt" in note and "yolo_nas_ort" in note for note in sources.notes())
+    photo = cv2.imread(str(shared_path("media", "images", "webcam_man_bookshelf.jpg")))  # a viewer: the detector runs
+    feeds = record_network_inputs(ort_flavour_repo, [photo])["detector"]
+    assert len(feeds) == 1
+    for spec in detector.network.contract.inputs:  # what the plan takes is what was recorded
+        assert feeds[0][spec.name].dtype == spec.np_dtype and spec.accepts_shape(feeds[0][spec.name].shape)
+
+
+def test_plans_from_those_sources_serve_the_plan_only_detector_in_the_tensorrt_profile(ort_flavour_repo, tmp_path):
+    if probe_plan_host() is not None:
+        pytest.skip("TensorRT and a GPU are here: the stand-in plans below would be checked against them")
+    sources = plan_sources(ort_flavour_repo, MODELS, {"detector": "yolo_nas_trt"}, "tiny")
+    engines = tmp_path / "engines"
+    engines.mkdir()
+    plans = {}
+    for key, source in sources.plans.items():
+        (engines / f"{source.network.model}.plan").write_bytes(b"plan bytes")
+        plans[key] = PlanRecord(f"{source.network.model}.plan", "fp16", frame_batch_limit(
+            source.network.contract, source.onnx_path), file_sha256(source.onnx_path), "stand-in", True)
+    write_manifest(engines, EngineManifest("default", PlanHost("10.11.0.33", "NVIDIA H200", "9.0"),
+                                           sources.model_set.describe(), MAX_PROMPTS, plans))
+    status, repo = generate(tmp_path, "tensorrt", "--engines", str(engines), "--family", "detector=yolo_nas_trt")
+    assert status == 0
+    assert config(repo, "object_detector").platform == "tensorrt_plan"
+    status, _ = generate(tmp_path, "tensorrt", "--engines", str(engines))  # the yolox set: not these plans
+    assert status == 1
+
+
+def test_only_a_plan_only_family_replaces_the_repositorys_own(ort_flavour_repo, capsys):
+    with pytest.raises(ValueError, match="only a plan-only family"):
+        plan_sources(ort_flavour_repo, MODELS, {"detector": "yolox"}, "tiny")
+    yolox_repo = ort_flavour_repo.parent / "repo_yolox"
+    write_repository(yolox_repo, MODELS, model_set("standin"), "tiny")
+    with pytest.raises(ValueError, match="write it with --family detector=yolo_nas_ort"):
+        plan_sources(yolox_repo, MODELS, {"detector": "yolo_nas_trt"}, "tiny")
+    status = build_engines(["--models-dir", str(MODELS), "engines", "--repository", str(yolox_repo),
+                            "--calibration-frames", str(shared_path("media", "images")),
+                            "--family", "detector=yolo_nas_trt"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.strip().count("\n") == 0 and "detector=yolo_nas_ort" in err  # before any TensorRT
+
+
+def test_a_plan_only_familys_onnx_runtime_flavour_serves_the_same_networks():
+    trt = family("detector", "yolo_nas_trt")
+    assert trt.plan_only and not family("detector", "yolo_nas_ort").plan_only
+    check_onnx_runtime_flavour(trt, family("detector", "yolo_nas_ort"))
+    with pytest.raises(ValueError, match="different networks or contracts"):
+        check_onnx_runtime_flavour(trt, family("detector", "yolox"))
+    assert model_set("standin", "detector=yolo_nas_trt").onnx_runtime_set().choice["detector"] == "yolo_nas_ort"
+
+
+# --- instance counts sized to GPU memory (--gpu-memory-gib) ----------------------------------------------------
+
+
+def instance_bytes(repo: Path, model: str) -> int:
+    """The estimate of one instance of ``model``: its served file in ``repo`` plus the stated overhead."""
+    (served,) = [path for path in (repo / model / "1").glob("model.*") if path.suffix in (".onnx", ".plan")]
+    return served.stat().st_size + GPU_INSTANCE_OVERHEAD_BYTES
+
+
+def gpu_counts(repo: Path) -> dict[str, int]:
+    return {model: config(repo, model).instance_group[0].count for model in NETWORK_MODELS}
+
+
+@pytest.mark.parametrize("profile", ["onnx", "pytorch"])
+def test_gpu_instances_are_lowered_until_their_estimate_fits_the_gpu(tmp_path, profile):
+    status, requested = generate(tmp_path, profile)
+    assert status == 0
+    wanted = gpu_counts(requested)
+    least = sum(instance_bytes(requested, model) for model in NETWORK_MODELS)
+    everything = sum(wanted[model] * instance_bytes(requested, model) for model in NETWORK_MODELS)
+    gib = (least + everything) / 2 / GIB / (1 - GPU_MEMORY_HEADROOM)  # room for some extra instances, not all
+    status, repo = generate(tmp_path, profile, "--gpu-memory-gib", f"{gib:.3f}")
+    assert status == 0
+    counts = gpu_counts(repo)
+    budget = memory_budget(float(f"{gib:.3f}"))
+    total = sum(counts[model] * instance_bytes(repo, model) for model in NETWORK_MODELS)
+    assert total <= budget and all(1 <= counts[m] <= wanted[m] for m in NETWORK_MODELS)
+    lowered = [m for m in NETWORK_MODELS if counts[m] < wanted[m]]
+    assert lowered and sum(counts.values()) > len(NETWORK_MODELS)  # some lowered, some extra instances kept
+    for model in lowered:  # one more instance of any lowered network would not fit: none was dropped needlessly
+        assert total + instance_bytes(repo, model) > budget, model
+        assert f"lowered from {wanted[model]}" in (repo / model / "config.pbtxt").read_text()
+    kept = next(m for m in NETWORK_MODELS if m not in lowered)
+    assert f"--gpu-memory-gib {float(f'{gib:.3f}'):g}" in (repo / kept / "config.pbtxt").read_text()
+    status, roomy = generate(tmp_path, profile, "--gpu-memory-gib", "80")
+    assert status == 0 and gpu_counts(roomy) == wanted  # a large GPU keeps the registry's counts
+
+
+def test_a_gpu_too_small_for_one_instance_each_is_refused_in_one_line(tmp_path, capsys):
+    status, repo = generate(tmp_path, "onnx", "--gpu-memory-gib", "1")
+    err = capsys.readouterr().err
+    assert status == 2 and not repo.exists() and err.strip().count("\n") == 0
+    assert "one instance of each network needs about" in err and "more than the 0.75 GiB" in err
+    for profile, extra in (("cpu", ()), ("pytorch", ("--torch-device", "cpu"))):
+        status, repo = generate(tmp_path, profile, *extra, "--gpu-memory-gib", "16")
+        err = capsys.readouterr().err
+        assert status == 2 and not repo.exists() and "applies to the onnx, tensorrt and pytorch" in err, profile

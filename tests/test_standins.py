@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from build_engines.graph_ops import register_trt_plugin_schemas
 from build_engines.macs import TOLERANCE, count_macs, depth_anything_vitb_macs, standins_with_macs
 from build_engines.standins import NETWORKS, SEED_KEY, STANDIN_DOC, build_standin, write_standin
 from build_engines.standins.yolo_nas import (
@@ -18,7 +19,6 @@ from build_engines.standins.yolo_nas import (
     PAD_BOX,
     PAD_CLASS,
     PAD_SCORE,
-    register_trt_plugin_schemas,
 )
 from gazesam.contracts import MAX_PROMPTS, NetworkContract
 from gazesam.model_files import NETWORK_KEY, STANDIN_KEY, STANDIN_SIZE_KEY, load_checked, provenance_of

@@ -1,17 +1,17 @@
 """YOLO-NAS-M-like detector stand-ins, in the two super-gradients export flavours (ONNX Runtime NMS, TensorRT NMS).
 
 Both share the detector core and the pre-NMS top-k; the TensorRT flavour ends in an ``EfficientNMS_TRT`` plugin
-node, whose schema :func:`register_trt_plugin_schemas` teaches the ONNX checker.
+node, whose schema ``graph_ops.register_trt_plugin_schemas`` teaches the ONNX checker.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import onnx
 from onnx import TensorProto
 
 from gazesam.contracts import NetworkContract
 
+from ..graph_ops import register_trt_plugin_schemas
 from .blocks import csp
 from .graph_builder import GraphBuilder
 
@@ -160,36 +160,3 @@ def build_yolo_nas_trt(g: GraphBuilder, size: str, c: NetworkContract) -> str:
         score_threshold=NMS_SCORE_THRESHOLD,
     )
     return "YOLO-NAS-M-like detector, TensorRT flavour (EfficientNMS_TRT plugin; not runnable in ONNX Runtime)."
-
-
-def register_trt_plugin_schemas() -> None:
-    """Teach the ONNX checker the ``EfficientNMS_TRT`` TensorRT plugin (domain "", as super-gradients emits it).
-
-    Without a schema ``onnx.checker`` rejects any unknown op in the default domain. The schema has no shape
-    inference: the graph declares the plugin's output types and shapes itself. Idempotent.
-    """
-    if onnx.defs.has("EfficientNMS_TRT", ""):
-        return
-    param = onnx.defs.OpSchema.FormalParameter
-    attr = onnx.defs.OpSchema.Attribute
-    kind = onnx.defs.OpSchema.AttrType
-    schema = onnx.defs.OpSchema(
-        "EfficientNMS_TRT",
-        "",
-        1,
-        doc="TensorRT EfficientNMS plugin (registered for checking only; runs in TensorRT, not ONNX Runtime).",
-        inputs=[param("boxes", "T"), param("scores", "T")],
-        outputs=[param("num_dets", "tensor(int32)"), param("det_boxes", "T"), param("det_scores", "T"),
-                 param("det_classes", "tensor(int32)")],
-        type_constraints=[("T", ["tensor(float)", "tensor(float16)"], "box and score type")],
-        attributes=[
-            attr("background_class", kind.INT, "class index to ignore, -1 for none"),
-            attr("box_coding", kind.INT, "0 = corners (x1,y1,x2,y2), 1 = centre-size"),
-            attr("iou_threshold", kind.FLOAT, "NMS IoU threshold"),
-            attr("max_output_boxes", kind.INT, "detections kept per image"),
-            attr("plugin_version", kind.STRING, "plugin version"),
-            attr("score_activation", kind.INT, "1 = apply sigmoid to scores"),
-            attr("score_threshold", kind.FLOAT, "minimum score"),
-        ],
-    )
-    onnx.defs.register_schema(schema)

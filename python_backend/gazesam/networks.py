@@ -177,6 +177,14 @@ class Family:
     networks: tuple[Network, ...]
     substitute_for: str | None = None  # the upstream network it replaces offline; None: upstream itself
     hooks: Mapping[str, Callable] = field(default_factory=dict)  # role-specific functions, see ROLE_HOOKS
+    # Plan-only families (files with TensorRT plugins, served by the tensorrt profile alone): the family of the
+    # same role, networks and served contracts whose ONNX Runtime export stands in for it where ONNX Runtime
+    # must run it (the CPU repository its plans are built from, their calibration and accuracy inputs).
+    onnx_runtime_flavour: str | None = None
+
+    @property
+    def plan_only(self) -> bool:
+        return self.onnx_runtime_flavour is not None
 
     @property
     def label(self) -> str:
@@ -219,15 +227,17 @@ _DETECTOR_OUT = {"boxes_xyxy": "DETECTOR_BOXES", "box_scores": "DETECTOR_SCORES"
 _DETECTOR_GPU = GpuPlan(2, "mid-size detector: a 2nd instance overlaps streams on the GPU", optimized="int8")
 
 
-def _detector(name: str, core: NetworkContract, file: ModelFile, title: str,
-              substitute_for: str | None = None, gpu: GpuPlan = _DETECTOR_GPU, macs: UpstreamMacs | None = None) -> Family:
+def _detector(name: str, core: NetworkContract, file: ModelFile, title: str, substitute_for: str | None = None,
+              gpu: GpuPlan = _DETECTOR_GPU, macs: UpstreamMacs | None = None,
+              onnx_runtime_flavour: str | None = None) -> Family:
     yolox = name == "yolox"
     network = Network("detector", "object_detector", YOLOX_SERVED if yolox else YOLO_NAS_SERVED,
                       {**_FRAME, **_DETECTOR_OUT}, file, f"Object detector ({title}, COCO).", gpu, core=core,
                       derived=("yolox_frame" if yolox else "yolo_nas_frame",), gate=_GATE_FACE, standin=name, macs=macs,
                       cpu=LIGHT_CPU if yolox else CpuPlan(True, "YOLO-NAS-M at 640x640 (44 GMACs upstream)"))
     hook = detector.yolox_detections if yolox else detector.yolo_nas_detections
-    return Family("detector", name, title, (network,), substitute_for, hooks={"detections": hook})
+    return Family("detector", name, title, (network,), substitute_for, hooks={"detections": hook},
+                  onnx_runtime_flavour=onnx_runtime_flavour)
 
 
 _YOLO_NAS_LICENCE = "super-gradients YOLO-NAS weights licence (non-commercial)"
@@ -313,7 +323,7 @@ FAMILIES: tuple[Family, ...] = (
     _detector("yolo_nas_trt", YOLO_NAS_TRT,
               ModelFile("yolo_m.onnx", _YOLO_NAS_LICENCE, "YOLO-NAS-M COCO, super-gradients export for TensorRT "
                         "(EfficientNMS_TRT outputs)", f"{UPSTREAM_BASE}/yolo_m.onnx"),
-              "YOLO-NAS-M (TensorRT NMS)", macs=_YOLO_NAS_M_MACS),
+              "YOLO-NAS-M (TensorRT NMS)", macs=_YOLO_NAS_M_MACS, onnx_runtime_flavour="yolo_nas_ort"),
     # --- depth ---
     Family(
         "depth", "depth_anything", "Depth-Anything ViT-B/14",
@@ -454,6 +464,14 @@ class ModelSet:
                 return candidate
         raise KeyError(f"model set {self.name!r} has no network {key!r}")
 
+    def family_of(self, network: Network) -> Family:
+        return next(f for f in self.families if network in f.networks)
+
+    def onnx_runtime_set(self) -> ModelSet:
+        """This set with every plan-only family replaced by its ONNX Runtime flavour (what ONNX Runtime can run)."""
+        flavours = {f.role: f.onnx_runtime_flavour for f in self.families if f.plan_only}
+        return self.with_families(flavours) if flavours else self
+
     def hook(self, role: str, name: str) -> Callable:
         return self.family(role).hooks[name]
 
@@ -532,7 +550,21 @@ def check_registry(families: tuple[Family, ...] = FAMILIES) -> None:
         missing = [hook for hook in ROLE_HOOKS.get(f.role, ()) if hook not in f.hooks]
         if missing:
             raise ValueError(f"{f.role} family {f.name!r} lacks hooks {missing}")
+        if f.plan_only:
+            check_onnx_runtime_flavour(f, family(f.role, f.onnx_runtime_flavour))
         for network in f.networks:
             unknown = set(network.tensors) - {s.name for s in network.contract.inputs + network.contract.outputs}
             if unknown:
                 raise ValueError(f"{f.name}: {network.model} maps tensors its contract lacks: {sorted(unknown)}")
+
+
+def check_onnx_runtime_flavour(plan_only: Family, flavour: Family) -> None:
+    """ValueError unless ``flavour`` can stand in for ``plan_only``: itself ONNX Runtime-runnable, with the same
+    networks (keys, served contracts, tensor mapping), so inputs it records are the plan-only family's inputs."""
+    if flavour.plan_only:
+        raise ValueError(f"{plan_only.name}'s ONNX Runtime flavour {flavour.name!r} is plan-only itself")
+    mine = [(n.key, n.contract, dict(n.tensors)) for n in plan_only.networks]
+    theirs = [(n.key, n.contract, dict(n.tensors)) for n in flavour.networks]
+    if mine != theirs:
+        raise ValueError(f"{plan_only.name} and its ONNX Runtime flavour {flavour.name} serve different networks or "
+                         "contracts: inputs recorded with one are not the other's")

@@ -46,6 +46,10 @@ DEFAULT_MAX_FILE_MIB = math.ceil(4 * MAX_FRAME_BYTES / MIB)
 frame out) with room to spare; a request too big for it is refused before it reaches the stub."""
 
 ROOT = Path(__file__).resolve().parents[2]
+PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+DEFAULT_BACKEND_DIR = ROOT / ".venv" / "triton_backends" / f"python{PYTHON_VERSION}"
+"""The embedded server's backends, one folder per Python version: each holds the stub built for that version,
+so servers of two venvs (.venv on 3.11, .venv312) never replace each other's stub."""
 
 
 def pytriton_server_dir() -> Path:
@@ -69,10 +73,9 @@ def prepare_backend_dir(dest: Path) -> Path:
     server = pytriton_server_dir()
     python_dir = dest / "python"
     python_dir.mkdir(parents=True, exist_ok=True)
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    stub = server / "python_backend_stubs" / version / "triton_python_backend_stub"
+    stub = server / "python_backend_stubs" / PYTHON_VERSION / "triton_python_backend_stub"
     if not stub.is_file():
-        raise FileNotFoundError(f"nvidia-pytriton ships no python backend stub for Python {version} ({stub})")
+        raise FileNotFoundError(f"nvidia-pytriton ships no python backend stub for Python {PYTHON_VERSION} ({stub})")
     for item in [p for p in (server / "backends" / "python").iterdir() if p.is_file()]:
         _install(item, python_dir / item.name)
     _install(stub, python_dir / f"{stub.name}.bin")
@@ -94,10 +97,17 @@ def _install(src: Path, dest: Path) -> None:
     os.replace(partial, dest)
 
 
+def running_libpython_dir() -> str | None:
+    """The folder of the running interpreter's shared libpython (None: a static build). The stub links
+    libpythonX.Y.so, which a pyenv or other private build keeps off the loader's default path."""
+    return sysconfig.get_config_var("LIBDIR") if sysconfig.get_config_var("Py_ENABLE_SHARED") else None
+
+
 def server_env() -> dict[str, str]:
     env = os.environ.copy()
     libs = Path(sysconfig.get_paths()["purelib"]) / "nvidia_pytriton.libs"
-    env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(libs), env.get("LD_LIBRARY_PATH")]))
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(libs), running_libpython_dir(),
+                                                           env.get("LD_LIBRARY_PATH")]))
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
 
@@ -161,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds a start may take before it counts as failed and is retried (default: %(default)s)")
     parser.add_argument("--tritonserver", help="a tritonserver binary with its own backends (the NGC image's); "
                                                "default: the nvidia-pytriton wheel's, with the backend assembled here")
-    parser.add_argument("--backend-dir", default=str(ROOT / ".venv" / "triton_backends"),
+    parser.add_argument("--backend-dir", default=str(DEFAULT_BACKEND_DIR),
                         help="the backend folder: assembled here (default: %(default)s), or with --tritonserver "
                              "used as it is (the NGC image's: /opt/tritonserver/backends)")
     return parser
