@@ -52,6 +52,7 @@ from perf.gpu_report import (
     exit_code,
     failed,
     gauge_values,
+    pool_fallbacks,
     skipped,
 )
 from perf.video_clip import first_frames
@@ -188,7 +189,8 @@ def check_profile(name: str, server, stream: StreamFrames, oracle: list, args: a
     with server, GpuSampler(server.metrics_url) as sampler:
         served = send_stream(server.grpc_url, stream)
         runs = [run_streams(server.grpc_url, stream, n) for n in args.streams]
-        use = gpu_use(sampler, server.log_path.read_text(errors="replace"))
+        log_text = server.log_path.read_text(errors="replace")
+        use = gpu_use(sampler, log_text)
     agreement = pipeline_agreement(oracle, served)
     gaze = max(float(np.abs(s["GAZE_YAW_PITCH"] - o["GAZE_YAW_PITCH"]).max()) for s, o in zip(served, oracle))
     lines = [f"vs CPU oracle: {format_pipeline_row(agreement)}; max |gaze diff| {gaze:.4f} rad",
@@ -197,6 +199,10 @@ def check_profile(name: str, server, stream: StreamFrames, oracle: list, args: a
     if agreement.same_status < args.min_agreement * agreement.frames:
         problems.append(f"status agrees on {agreement.same_status}/{agreement.frames} frames, below "
                         f"--min-agreement {args.min_agreement}")
+    fallbacks = pool_fallbacks(log_text)
+    if fallbacks:
+        problems.append(f"the server fell back from its CUDA memory pool to pinned system memory {fallbacks} time(s): "
+                        "raise --cuda-memory-pool-byte-size (perf/gpu_server.py GPU_SERVER_FLAGS)")
     if args.cpu:
         lines.append("GPU: not checked (--cpu mode)")
     else:

@@ -114,6 +114,16 @@ def adapter_devices(log_text: str) -> tuple[str, ...]:
     return tuple(ADAPTER_DEVICE.findall(log_text))
 
 
+POOL_FALLBACK = "falling back to pinned system memory"
+"""Triton's log line when its CUDA memory pool is exhausted and ensemble tensors go through pinned host memory
+(review D4: correct outputs, far slower)."""
+
+
+def pool_fallbacks(log_text: str) -> int:
+    """How many times the server logged falling back from its CUDA memory pool to pinned system memory."""
+    return log_text.lower().count(POOL_FALLBACK)
+
+
 def exit_code(results: list[ProfileResult]) -> int:
     """0: every profile that ran passed (at least one ran); 1: one failed; 2: none could run here."""
     if any(r.status == "FAILED" for r in results):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from perf.gpu_report import GpuUse, ProfileResult, StreamRun, adapter_devices, exit_code, failed, gauge_values, skipped
+from perf.gpu_report import (GpuUse, ProfileResult, StreamRun, adapter_devices, exit_code, failed, gauge_values,
+                              pool_fallbacks, skipped)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,6 +41,9 @@ def test_metrics_and_log_parsing():
     log = ("I1201 sam_encoder: x (PyTorch 2.10.0+cu128 on cuda:1, TF32 on, fp32)\n"
            "I1201 face_detector: y (PyTorch 2.13.0+cpu on cpu, TF32 off, fp32)\n")
     assert adapter_devices(log) == ("cuda:1", "cpu")
+    assert pool_fallbacks(log) == 0
+    assert pool_fallbacks(log + "W1201 memory.cc:212] Failed to allocate CUDA memory with byte size 78643200 on GPU 0: "
+                          "CNMEM_STATUS_OUT_OF_MEMORY, falling back to pinned system memory\n" * 2) == 2
 
 
 def test_exit_status_never_passes_a_failure_or_an_empty_run():
