@@ -73,3 +73,20 @@ def test_largest_prefers_a_whole_face_to_a_bigger_one_cut_by_the_frame_edge():
     assert pick_face(faces[1:], (720, 1280), "largest") == 0  # a cut face is still a face when it is the only one
     both_cut = np.array([[0, 100, 100, 200, 0.9], [1100, 0, 1279, 250, 0.8]], np.float32)
     assert pick_face(both_cut, (720, 1280), "largest") == 1
+
+
+def test_a_viewer_cut_by_the_frame_edge_yields_to_a_whole_face():
+    """woman_cup_shelf.mp4 frames 8-10 and 23: the track began on a man's chin cut by the top edge (the only face
+    then); the woman's whole face that appears next must not wait a second as "no face", nor lose to the chin."""
+    hw = (720, 1280)
+    chin, woman = (802, 3, 938, 144, 0.5), (366, 117, 515, 310, 0.72)
+    tracker = ViewerTracker("tracked", min_iou=0.3, lost_after_s=1.0)
+    assert tracker.update(faces(chin), hw, 8 / 25) == (0, 1)
+    assert tracker.update(faces(woman), hw, 10 / 25) == (0, 2)  # the chin is gone: the whole face at once
+    assert tracker.update(faces(woman, (768, 1, 936, 165, 0.59)), hw, 11 / 25) == (0, 2)  # and kept over the chin
+    tracker = ViewerTracker("tracked", min_iou=0.3, lost_after_s=1.0)
+    tracker.update(faces(chin), hw, 0.0)
+    assert tracker.update(faces(woman, chin), hw, 0.04) == (0, 2)  # both visible: the whole face, not the chin
+    whole = ViewerTracker("tracked", min_iou=0.3, lost_after_s=1.0)
+    whole.update(faces(woman), hw, 0.0)
+    assert whole.update(faces((700, 160, 820, 300, 0.9)), hw, 0.04) == (None, 0)  # a whole viewer still waits

@@ -79,6 +79,8 @@ class ViewerTracker:
         if len(faces) == 0:
             return None, 0
         continuing = self._continuing(faces)
+        if self.policy == "tracked" and self._cut_viewer_yields(faces, continuing, frame_hw):
+            self._box, continuing = None, None
         if self.policy == "tracked":
             if self._box is not None and continuing is None:
                 return None, 0  # the viewer is not visible; others are not followed until the viewer is lost
@@ -90,6 +92,15 @@ class ViewerTracker:
             self._track_id = self._tracks_started
         self._box, self._seen_at = faces[index, :4].copy(), max(t, self._seen_at)
         return index, self._track_id
+
+    def _cut_viewer_yields(self, faces: np.ndarray, continuing: int | None, frame_hw: tuple[int, int]) -> bool:
+        """True when the viewer's face is cut by the frame's edge (as seen now, or last seen) and a whole face
+        is visible: as in :func:`pick_face`, a head half out of the picture is a bystander whenever a whole face
+        exists, so it does not hold the track (and the "no face" state) against one."""
+        if self._box is None:
+            return False
+        viewer = faces[continuing, :4] if continuing is not None else self._box
+        return bool(cut_by_frame_edge(viewer.reshape(1, 4), frame_hw)[0] and (~cut_by_frame_edge(faces, frame_hw)).any())
 
     def _continuing(self, faces: np.ndarray) -> int | None:
         """Index of the face that best overlaps the viewer's last box, if it overlaps enough."""
