@@ -13,6 +13,7 @@ instance per client connection (a shared-memory transport owns its regions; call
 
 from __future__ import annotations
 
+import time
 import uuid
 import warnings
 from typing import Any
@@ -98,6 +99,10 @@ class JpegTransport(RawTransport):
         return [_tensor(self._module, JPEG_ENSEMBLE.inputs[0], data.reshape(-1)), _time_tensor(self._module, frame_time_s)]
 
 
+UNREGISTER_WAIT_S = 5.0
+"""How long a region may stay in use on the server after the last answer before it is left registered."""
+
+
 class _Region:
     """One registered system shared-memory region of ``size`` bytes (``headers``: the admin key the
     server's shared-memory API requires, gazesam_triton.admin_key)."""
@@ -114,11 +119,22 @@ class _Region:
 
     def release(self, client: Any) -> None:
         try:
-            client.unregister_system_shared_memory(self.name, headers=self.headers)
-        except Exception:  # the server is gone (its registrations with it); the region is still ours to free
-            pass
+            self._unregister(client)
         finally:
             shm.destroy_shared_memory_region(self.handle)
+
+    def _unregister(self, client: Any) -> None:
+        """Unregister, waiting while the server still holds the region: Triton lets go of a request's input
+        regions a moment after it answered, and refuses to unregister one in use until then."""
+        deadline = time.monotonic() + UNREGISTER_WAIT_S
+        while True:
+            try:
+                client.unregister_system_shared_memory(self.name, headers=self.headers)
+                return
+            except Exception as exc:  # the server is gone (its registrations with it): nothing left to undo
+                if "in use" not in str(exc) or time.monotonic() > deadline:
+                    return
+            time.sleep(0.01)
 
 
 class SharedMemoryTransport(RawTransport):
